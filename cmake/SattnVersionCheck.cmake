@@ -1,0 +1,10 @@
+# Fails configuration when include/sattn.h and VERSION disagree, so a release cannot ship two versions.
+file(READ "${CMAKE_CURRENT_SOURCE_DIR}/include/sattn.h" _sattn_header)
+foreach(_part MAJOR MINOR PATCH)
+  string(REGEX MATCH "#define SATTN_VERSION_${_part} ([0-9]+)" _m "${_sattn_header}")
+  set(_header_${_part} "${CMAKE_MATCH_1}")
+endforeach()
+set(_header_version "${_header_MAJOR}.${_header_MINOR}.${_header_PATCH}")
+if(NOT _header_version STREQUAL PROJECT_VERSION)
+  message(FATAL_ERROR "VERSION says ${PROJECT_VERSION} but include/sattn.h says ${_header_version}")
+endif()

@@ -1,0 +1,75 @@
+#include "core/tensor_io.hpp"
+
+#include "core/half.hpp"
+
+namespace sattn {
+namespace {
+
+template <typename Convert>
+void gather_with(const sattn_tensor& t, float* dst, Convert convert) {
+  const auto* base = static_cast<const unsigned char*>(t.data);
+  const int64_t* s = t.strides;
+  for (int64_t a = 0; a < t.shape[0]; ++a)
+    for (int64_t b = 0; b < t.shape[1]; ++b)
+      for (int64_t c = 0; c < t.shape[2]; ++c) {
+        const int64_t row = a * s[0] + b * s[1] + c * s[2];
+        for (int64_t d = 0; d < t.shape[3]; ++d) *dst++ = convert(base, row + d * s[3]);
+      }
+}
+
+}  // namespace
+
+int64_t element_count(const sattn_tensor& t) {
+  int64_t n = 1;
+  for (int32_t i = 0; i < t.ndim; ++i) n *= t.shape[i];
+  return n;
+}
+
+void gather_f32(const sattn_tensor& t, float* dst) {
+  switch (t.dtype) {
+    case SATTN_DTYPE_F32:
+      gather_with(t, dst, [](const unsigned char* p, int64_t i) { return reinterpret_cast<const float*>(p)[i]; });
+      break;
+    case SATTN_DTYPE_F16:
+      gather_with(t, dst,
+                  [](const unsigned char* p, int64_t i) { return f16_to_float(reinterpret_cast<const uint16_t*>(p)[i]); });
+      break;
+    default:
+      gather_with(
+          t, dst, [](const unsigned char* p, int64_t i) { return bf16_to_float(reinterpret_cast<const uint16_t*>(p)[i]); });
+      break;
+  }
+}
+
+void scatter_row(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, const float* src, int64_t n) {
+  const int64_t row = i0 * t.strides[0] + i1 * t.strides[1] + i2 * t.strides[2];
+  const int64_t step = t.strides[3];
+  switch (t.dtype) {
+    case SATTN_DTYPE_F32: {
+      float* out = static_cast<float*>(t.data) + row;
+      for (int64_t d = 0; d < n; ++d) out[d * step] = src[d];
+      break;
+    }
+    case SATTN_DTYPE_F16: {
+      uint16_t* out = static_cast<uint16_t*>(t.data) + row;
+      for (int64_t d = 0; d < n; ++d) out[d * step] = float_to_f16(src[d]);
+      break;
+    }
+    default: {
+      uint16_t* out = static_cast<uint16_t*>(t.data) + row;
+      for (int64_t d = 0; d < n; ++d) out[d * step] = float_to_bf16(src[d]);
+      break;
+    }
+  }
+}
+
+void store_scalar(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, float value) {
+  static_cast<float*>(t.data)[i0 * t.strides[0] + i1 * t.strides[1] + i2 * t.strides[2]] = value;
+}
+
+uint8_t load_u8(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, int64_t i3) {
+  return static_cast<const uint8_t*>(
+      t.data)[i0 * t.strides[0] + i1 * t.strides[1] + i2 * t.strides[2] + i3 * t.strides[3]];
+}
+
+}  // namespace sattn

@@ -1,0 +1,46 @@
+// A pattern as the layout builder sees it: which key tiles a query tile may touch, a quick tile classification, and
+// the element predicate. Causal masking is applied by the builder on top of every rule, never inside one.
+#pragma once
+
+#include <sattn_backend.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace sattn {
+
+enum class TileClass : uint8_t { Empty, Full, Unknown };
+
+// Positions and tiles of one problem. Query i sits at p_i = i + (Lk - Lq) (bottom-right alignment).
+struct Geometry {
+  int64_t batch, q_heads, kv_heads, group;
+  int64_t q_len, kv_len;  // kv_len: the attended key sequence (the landmarks for landmark attention)
+  int64_t offset;         // Lk - Lq of the original problem
+  int64_t tile_q, tile_k, num_q_tiles, num_k_tiles;
+  bool causal;
+
+  static Geometry of(const sattn_problem& problem, int64_t attended_kv_len);
+  int64_t position(int64_t i) const { return i + offset; }
+  int64_t q_begin(int64_t qt) const { return qt * tile_q; }
+  int64_t q_end(int64_t qt) const { return qt * tile_q + tile_q < q_len ? qt * tile_q + tile_q : q_len; }
+  int64_t k_begin(int64_t kt) const { return kt * tile_k; }
+  int64_t k_end(int64_t kt) const { return kt * tile_k + tile_k < kv_len ? kt * tile_k + tile_k : kv_len; }
+};
+
+class PatternRule {
+ public:
+  virtual ~PatternRule() = default;
+  // Layout rows exist per (batch', head') with batch' in [0, batches()) and head' in [0, heads()); heads() is 1,
+  // the kv head count or the query head count.
+  virtual int64_t batches() const = 0;
+  virtual int64_t heads() const = 0;
+  // Ascending, unique key tiles that may hold a kept key for query tile qt (a superset is fine).
+  virtual void candidates(int64_t b, int64_t h, int64_t qt, std::vector<int32_t>& out) const = 0;
+  // Without causal: Full when every element of the tile is kept, Empty when none, else Unknown.
+  virtual TileClass classify(int64_t b, int64_t h, int64_t qt, int64_t kt) const = 0;
+  // Without causal: out[j - j0] = keep(i, j) for query i of (batch b, query head hq). Only called for keys in
+  // listed tiles, so rules whose tile list is the whole truth (block_topk, block_mask) may fill ones.
+  virtual void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const = 0;
+};
+
+}  // namespace sattn

@@ -1,0 +1,135 @@
+// block_topk (SPEC.md): per (batch, kv head, query block) the n key blocks whose mean key best matches the query
+// block's mean query over its G heads, optionally scored through NSA-style compression blocks, plus the diagonal
+// and global blocks. The selection is computed here once, in fp32, for every backend.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "core/checked_math.hpp"
+#include "core/parallel.hpp"
+#include "layout/rules.hpp"
+
+namespace sattn {
+namespace {
+
+// Means of consecutive groups of `size` rows of a [rows, D] matrix (the last group may be short).
+std::vector<float> pooled_means(const float* rows, int64_t count, int64_t dim, int64_t size) {
+  const int64_t groups = ceil_div(count, size);
+  std::vector<float> means(static_cast<size_t>(groups * dim), 0.0f);
+  for (int64_t g = 0; g < groups; ++g) {
+    float* mean = &means[static_cast<size_t>(g * dim)];
+    const int64_t first = g * size, last = std::min(count, first + size);
+    for (int64_t r = first; r < last; ++r)
+      for (int64_t d = 0; d < dim; ++d) mean[d] += rows[r * dim + d];
+    const float n = static_cast<float>(last - first);
+    for (int64_t d = 0; d < dim; ++d) mean[d] /= n;
+  }
+  return means;
+}
+
+class BlockTopkRule final : public PatternRule {
+ public:
+  BlockTopkRule(const Geometry& g, const SelectionInputs& in) : g_(g) {
+    const sattn_pattern_params& p = in.problem.desc.params;
+    const int64_t rows = g.batch * g.kv_heads * g.num_q_tiles;
+    kept_.resize(static_cast<size_t>(rows));
+    parallel_for(g.batch * g.kv_heads, in.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) select_head(in, p, bh / g.kv_heads, bh % g.kv_heads);
+    });
+  }
+
+  int64_t batches() const override { return g_.batch; }
+  int64_t heads() const override { return g_.kv_heads; }
+  void candidates(int64_t b, int64_t h, int64_t qt, std::vector<int32_t>& out) const override {
+    const auto& kept = kept_[static_cast<size_t>((b * g_.kv_heads + h) * g_.num_q_tiles + qt)];
+    out.assign(kept.begin(), kept.end());
+  }
+  TileClass classify(int64_t, int64_t, int64_t, int64_t) const override { return TileClass::Full; }
+  void keep_row(int64_t, int64_t, int64_t, int64_t j0, int64_t j1, uint8_t* out) const override {
+    std::memset(out, 1, static_cast<size_t>(j1 - j0));  // the block list is the whole truth
+  }
+
+ private:
+  void select_head(const SelectionInputs& in, const sattn_pattern_params& p, int64_t b, int64_t hk) {
+    const int64_t D = in.problem.desc.head_dim, b_size = g_.tile_k, Lk = g_.kv_len;
+    const float* keys = &in.k[static_cast<size_t>((b * g_.kv_heads + hk) * Lk * D)];
+    const int64_t comp = p.comp_block_size;
+    const std::vector<float> block_means = pooled_means(keys, Lk, D, b_size);
+    const std::vector<float> comp_means = comp > 0 ? pooled_means(keys, Lk, D, comp) : std::vector<float>{};
+    const int64_t global_blocks = std::min(ceil_div(p.global_tokens, b_size), g_.num_k_tiles);
+
+    std::vector<float> qbar(static_cast<size_t>(D)), scores(static_cast<size_t>(g_.num_k_tiles));
+    std::vector<int64_t> order;
+    for (int64_t qt = 0; qt < g_.num_q_tiles; ++qt) {
+      auto& kept = kept_[static_cast<size_t>((b * g_.kv_heads + hk) * g_.num_q_tiles + qt)];
+      const int64_t i0 = g_.q_begin(qt), i1 = g_.q_end(qt);
+      const int64_t p_first = g_.position(i0), p_last = g_.position(i1 - 1);
+      if (p_first < p.global_tokens) {  // global query rows keep every block
+        for (int64_t kt = 0; kt < g_.num_k_tiles; ++kt) kept.push_back(static_cast<int32_t>(kt));
+        continue;
+      }
+      int64_t candidates = g_.num_k_tiles;
+      if (g_.causal) candidates = p_last < 0 ? 0 : std::min(g_.num_k_tiles, p_last / b_size + 1);
+      if (candidates > 0) {
+        query_block_mean(in, b, hk, i0, i1, qbar);
+        for (int64_t kt = 0; kt < candidates; ++kt)
+          scores[static_cast<size_t>(kt)] = comp > 0 ? compressed_score(qbar, comp_means, kt, comp, D)
+                                                     : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kt * D)], D);
+        const int64_t n = std::min(candidates, blocks_to_keep(p, candidates));
+        order.resize(static_cast<size_t>(candidates));
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + n, order.end(), ScoreOrder{scores.data()});
+        for (int64_t r = 0; r < n; ++r) kept.push_back(static_cast<int32_t>(order[static_cast<size_t>(r)]));
+      }
+      if (p_last >= 0 && p_last < Lk) kept.push_back(static_cast<int32_t>(p_last / b_size));
+      for (int64_t kt = 0; kt < global_blocks; ++kt) kept.push_back(static_cast<int32_t>(kt));
+      std::sort(kept.begin(), kept.end());
+      kept.erase(std::unique(kept.begin(), kept.end()), kept.end());
+    }
+  }
+
+  // n = topk_blocks, or max(1, ceil(r * candidates)); the 1e-6 keeps 0.3f * 10 (3.0000001) at 3 blocks.
+  static int64_t blocks_to_keep(const sattn_pattern_params& p, int64_t candidates) {
+    if (p.topk_blocks > 0) return p.topk_blocks;
+    const double wanted = std::ceil(static_cast<double>(p.keep_ratio) * static_cast<double>(candidates) - 1e-6);
+    return std::max<int64_t>(1, static_cast<int64_t>(wanted));
+  }
+
+  // Mean of the query block's rows over all G query heads of kv head hk.
+  void query_block_mean(const SelectionInputs& in, int64_t b, int64_t hk, int64_t i0, int64_t i1,
+                        std::vector<float>& qbar) const {
+    const int64_t D = in.problem.desc.head_dim;
+    std::fill(qbar.begin(), qbar.end(), 0.0f);
+    for (int64_t hq = hk * g_.group; hq < (hk + 1) * g_.group; ++hq)
+      for (int64_t i = i0; i < i1; ++i) {
+        const float* row = &in.q[static_cast<size_t>(((b * g_.q_heads + hq) * g_.q_len + i) * D)];
+        for (int64_t d = 0; d < D; ++d) qbar[static_cast<size_t>(d)] += row[d];
+      }
+    const float n = static_cast<float>(g_.group * (i1 - i0));
+    for (float& x : qbar) x /= n;
+  }
+
+  // Max of qbar . kc over the compression blocks overlapping key block kt.
+  float compressed_score(const std::vector<float>& qbar, const std::vector<float>& comp_means, int64_t kt, int64_t comp,
+                         int64_t D) const {
+    const int64_t first = g_.k_begin(kt) / comp, last = (g_.k_end(kt) - 1) / comp;
+    float best = -__builtin_inff();
+    for (int64_t cb = first; cb <= last; ++cb) {
+      const float s = ScoreOrder::rank(dot_f32(qbar.data(), &comp_means[static_cast<size_t>(cb * D)], D));
+      best = std::max(best, s);
+    }
+    return best;
+  }
+
+  Geometry g_;
+  std::vector<std::vector<int32_t>> kept_;  // per (batch, kv head, query block): kept key blocks, ascending
+};
+
+}  // namespace
+
+std::shared_ptr<const PatternRule> make_block_topk_rule(const Geometry& g, const SelectionInputs& in) {
+  return std::make_shared<BlockTopkRule>(g, in);
+}
+
+}  // namespace sattn

@@ -1,0 +1,161 @@
+// Patterns whose kept set depends only on the descriptor: dense, sliding_window (with dilation, wrap and global
+// tokens) and block_local_global. Their layouts are built once per plan and shared by every batch and head.
+#include <algorithm>
+#include <cstring>
+
+#include "core/checked_math.hpp"
+#include "layout/rules.hpp"
+
+namespace sattn {
+namespace {
+
+void append_tile_range(const Geometry& g, int64_t first_key, int64_t last_key, std::vector<int32_t>& out) {
+  first_key = std::max<int64_t>(first_key, 0);
+  last_key = std::min(last_key, g.kv_len - 1);
+  for (int64_t kt = first_key / g.tile_k; first_key <= last_key && kt <= last_key / g.tile_k; ++kt)
+    out.push_back(static_cast<int32_t>(kt));
+}
+
+void sort_unique(std::vector<int32_t>& tiles) {
+  std::sort(tiles.begin(), tiles.end());
+  tiles.erase(std::unique(tiles.begin(), tiles.end()), tiles.end());
+}
+
+// Shared by every batch and head.
+class SharedRule : public PatternRule {
+ public:
+  explicit SharedRule(const Geometry& g) : g_(g) {}
+  int64_t batches() const override { return 1; }
+  int64_t heads() const override { return 1; }
+
+ protected:
+  Geometry g_;
+};
+
+class DenseRule final : public SharedRule {
+ public:
+  using SharedRule::SharedRule;
+  void candidates(int64_t, int64_t, int64_t, std::vector<int32_t>& out) const override {
+    for (int64_t kt = 0; kt < g_.num_k_tiles; ++kt) out.push_back(static_cast<int32_t>(kt));
+  }
+  TileClass classify(int64_t, int64_t, int64_t, int64_t) const override { return TileClass::Full; }
+  void keep_row(int64_t, int64_t, int64_t, int64_t j0, int64_t j1, uint8_t* out) const override {
+    std::memset(out, 1, static_cast<size_t>(j1 - j0));
+  }
+};
+
+// Keys j = p + d*t for t in [-w, w] ([-w, 0] when causal), optionally on a ring of kv_len, plus global tokens.
+class SlidingWindowRule final : public SharedRule {
+ public:
+  SlidingWindowRule(const Geometry& g, const sattn_pattern_params& p)
+      : SharedRule(g),
+        dilation_(p.dilation),
+        reach_back_(p.window_size * p.dilation),
+        reach_ahead_(g.causal ? 0 : p.window_size * p.dilation),
+        wrap_(p.wrap != 0),
+        global_(p.global_tokens) {}
+
+  void candidates(int64_t, int64_t, int64_t qt, std::vector<int32_t>& out) const override {
+    const int64_t p_first = g_.position(g_.q_begin(qt)), p_last = g_.position(g_.q_end(qt) - 1);
+    if (p_first < global_) return append_tile_range(g_, 0, g_.kv_len - 1, out);
+    const int64_t lo = p_first - reach_back_, hi = p_last + reach_ahead_;
+    if (!wrap_) {
+      append_tile_range(g_, lo, hi, out);
+    } else if (hi - lo + 1 >= g_.kv_len) {
+      append_tile_range(g_, 0, g_.kv_len - 1, out);
+    } else {
+      const int64_t start = positive_mod(lo, g_.kv_len), stop = start + (hi - lo);
+      append_tile_range(g_, start, std::min(stop, g_.kv_len - 1), out);
+      if (stop >= g_.kv_len) append_tile_range(g_, 0, stop - g_.kv_len, out);
+    }
+    if (global_ > 0) append_tile_range(g_, 0, global_ - 1, out);
+    sort_unique(out);
+  }
+
+  TileClass classify(int64_t, int64_t, int64_t qt, int64_t kt) const override {
+    const int64_t p_first = g_.position(g_.q_begin(qt)), p_last = g_.position(g_.q_end(qt) - 1);
+    const int64_t j0 = g_.k_begin(kt), j_last = g_.k_end(kt) - 1;
+    if (p_last < global_ || j_last < global_) return TileClass::Full;
+    if (j0 < global_ || p_first < global_ || wrap_ || dilation_ != 1) return TileClass::Unknown;
+    if (j0 >= p_last - reach_back_ && j_last <= p_first + reach_ahead_) return TileClass::Full;
+    if (j_last < p_first - reach_back_ || j0 > p_last + reach_ahead_) return TileClass::Empty;
+    return TileClass::Unknown;
+  }
+
+  void keep_row(int64_t, int64_t, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
+    const int64_t p = g_.position(i);
+    for (int64_t j = j0; j < j1; ++j) out[j - j0] = (j < global_ || p < global_ || in_window(j - p)) ? 1 : 0;
+  }
+
+ private:
+  // Whether some t in range gives p + d*t == j (mod kv_len when wrapping); r = j - p.
+  bool in_window(int64_t r) const {
+    if (!wrap_) return r >= -reach_back_ && r <= reach_ahead_ && r % dilation_ == 0;
+    const int64_t n = g_.kv_len;
+    // r + k*n must be a multiple of d within [-reach_back, reach_ahead] for some integer k.
+    for (int64_t k = ceil_div_signed(-reach_back_ - r, n); r + k * n <= reach_ahead_; ++k)
+      if ((r + k * n) % dilation_ == 0) return true;
+    return false;
+  }
+  static int64_t ceil_div_signed(int64_t a, int64_t b) { return -floor_div(-a, b); }
+
+  int64_t dilation_, reach_back_, reach_ahead_;
+  bool wrap_;
+  int64_t global_;
+};
+
+// Query block qb keeps key blocks within local_blocks of its diagonal block c, plus global tokens.
+class BlockLocalGlobalRule final : public SharedRule {
+ public:
+  BlockLocalGlobalRule(const Geometry& g, const sattn_pattern_params& p)
+      : SharedRule(g), local_(p.local_blocks), global_(p.global_tokens) {}
+
+  void candidates(int64_t, int64_t, int64_t qt, std::vector<int32_t>& out) const override {
+    if (g_.position(g_.q_begin(qt)) < global_) return append_tile_range(g_, 0, g_.kv_len - 1, out);
+    const int64_t c = diagonal(qt);
+    const int64_t first = std::max<int64_t>(0, c - local_), last = std::min(g_.num_k_tiles - 1, c + local_);
+    for (int64_t kt = first; kt <= last; ++kt) out.push_back(static_cast<int32_t>(kt));
+    if (global_ > 0) append_tile_range(g_, 0, global_ - 1, out);
+    sort_unique(out);
+  }
+
+  TileClass classify(int64_t, int64_t, int64_t qt, int64_t kt) const override {
+    if (is_local(qt, kt)) return TileClass::Full;
+    const int64_t p_first = g_.position(g_.q_begin(qt)), p_last = g_.position(g_.q_end(qt) - 1);
+    if (p_last < global_ || g_.k_end(kt) - 1 < global_) return TileClass::Full;
+    if (g_.k_begin(kt) < global_ || p_first < global_) return TileClass::Unknown;
+    return TileClass::Empty;
+  }
+
+  void keep_row(int64_t, int64_t, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
+    const int64_t p = g_.position(i), qt = i / g_.tile_q;
+    for (int64_t j = j0; j < j1; ++j)
+      out[j - j0] = (is_local(qt, j / g_.tile_k) || j < global_ || p < global_) ? 1 : 0;
+  }
+
+ private:
+  // c = (qb*b + Lk - Lq) / b, with floor division so positions before the first key stay ordered.
+  int64_t diagonal(int64_t qt) const { return floor_div(qt * g_.tile_q + g_.offset, g_.tile_k); }
+  bool is_local(int64_t qt, int64_t kt) const {
+    const int64_t distance = kt - diagonal(qt);
+    return distance >= -local_ && distance <= local_;
+  }
+
+  int64_t local_, global_;
+};
+
+}  // namespace
+
+std::shared_ptr<const PatternRule> make_static_rule(const sattn_problem& problem, const Geometry& g) {
+  const sattn_pattern_params& p = problem.desc.params;
+  switch (problem.desc.pattern) {
+    case SATTN_PATTERN_DENSE: return std::make_shared<DenseRule>(g);
+    case SATTN_PATTERN_SLIDING_WINDOW: return std::make_shared<SlidingWindowRule>(g, p);
+    case SATTN_PATTERN_BLOCK_LOCAL_GLOBAL: return std::make_shared<BlockLocalGlobalRule>(g, p);
+    default: return nullptr;
+  }
+}
+
+std::shared_ptr<const PatternRule> make_dense_rule(const Geometry& g) { return std::make_shared<DenseRule>(g); }
+
+}  // namespace sattn
