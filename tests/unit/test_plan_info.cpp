@@ -1,0 +1,88 @@
+// What a plan reports (backend, kernel, pattern, reason, tiles, density, estimates) and its run statistics, the
+// backend override through SATTN_BACKEND, and one plan run concurrently from several threads.
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include "api_helpers.hpp"
+
+TEST_CASE("plan info describes the plan", "[plan]") {
+  sattn_attention_desc d = test::valid_desc();
+  d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+  d.params.window_size = 4;
+  d.flags = SATTN_FLAG_CAUSAL;
+  sattn_plan* plan = nullptr;
+  REQUIRE(test::create(d, &plan) == SATTN_OK);
+  sattn_plan_info info = SATTN_PLAN_INFO_INIT;
+  REQUIRE(sattn_plan_get_info(plan, &info) == SATTN_OK);
+  CHECK(std::string(info.backend) == "cpu");
+  CHECK(std::string(info.kernel).rfind("cpu_exact_rowwise_fp32", 0) == 0);
+  CHECK(info.pattern == SATTN_PATTERN_SLIDING_WINDOW);
+  CHECK(std::string(info.reason).find("given in the descriptor") != std::string::npos);
+  CHECK(info.block_size_q == 64);
+  // Exact for a static pattern: 37 queries at positions 16..52 keep 5 keys each.
+  CHECK(info.density == Approx(5.0 / 53.0));
+  CHECK(info.estimated_flops == Approx(2.0 * 2 * 4 * 37 * 5 * (16 + 8)));
+  size_t bytes = 0;
+  REQUIRE(sattn_plan_workspace_size(plan, &bytes) == SATTN_OK);
+  CHECK(info.workspace_size == bytes);
+
+  test::Problem p(d);
+  sattn_plan_stats stats = SATTN_PLAN_STATS_INIT;
+  REQUIRE(sattn_plan_get_stats(plan, &stats) == SATTN_OK);
+  CHECK(stats.runs == 0);
+  REQUIRE(test::run(plan, p.args) == SATTN_OK);
+  REQUIRE(test::run(plan, p.args) == SATTN_OK);
+  REQUIRE(sattn_plan_get_stats(plan, &stats) == SATTN_OK);
+  CHECK(stats.runs == 2);
+  CHECK(stats.kept_pairs == 2 * 4 * 37 * 5);
+  CHECK(stats.simulated_cycles == -1);
+  sattn_plan_destroy(plan);
+}
+
+TEST_CASE("SATTN_BACKEND overrides the preference", "[plan]") {
+  setenv("SATTN_BACKEND", "nonexistent", 1);
+  sattn_plan* plan = nullptr;
+  test::require_status(test::create(test::valid_desc(), &plan, "cpu"), SATTN_ERROR_BACKEND_UNAVAILABLE,
+                       "SATTN_BACKEND names backend 'nonexistent'");
+  setenv("SATTN_BACKEND", "cpu", 1);
+  REQUIRE(test::create(test::valid_desc(), &plan) == SATTN_OK);
+  sattn_plan_info info = SATTN_PLAN_INFO_INIT;
+  REQUIRE(sattn_plan_get_info(plan, &info) == SATTN_OK);
+  CHECK(std::string(info.reason).find("named by SATTN_BACKEND") != std::string::npos);
+  sattn_plan_destroy(plan);
+  unsetenv("SATTN_BACKEND");
+}
+
+TEST_CASE("one plan runs from several threads at once", "[plan][threads]") {
+  sattn_attention_desc d = test::valid_desc();
+  d.pattern = SATTN_PATTERN_TOPK_PER_QUERY;  // data-dependent: each run builds its own layout
+  d.params.topk_k = 7;
+  d.flags = SATTN_FLAG_CAUSAL;
+  sattn_plan* plan = nullptr;
+  REQUIRE(test::create(d, &plan) == SATTN_OK);
+  constexpr int kThreads = 4;
+  std::vector<test::Problem> problems;
+  for (int t = 0; t < kThreads; ++t) problems.emplace_back(d, 100u + 10u * static_cast<uint32_t>(t));
+  std::vector<std::vector<float>> serial;
+  for (auto& p : problems) {
+    REQUIRE(test::run(plan, p.args) == SATTN_OK);
+    serial.push_back(p.o.data);
+    std::fill(p.o.data.begin(), p.o.data.end(), 0.0f);
+  }
+  std::vector<sattn_status> statuses(kThreads, SATTN_ERROR_INTERNAL);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int repeat = 0; repeat < 3; ++repeat) statuses[static_cast<size_t>(t)] = test::run(plan, problems[static_cast<size_t>(t)].args);
+    });
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    REQUIRE(statuses[static_cast<size_t>(t)] == SATTN_OK);
+    REQUIRE(problems[static_cast<size_t>(t)].o.data == serial[static_cast<size_t>(t)]);  // bit-identical
+  }
+  sattn_plan_stats stats = SATTN_PLAN_STATS_INIT;
+  REQUIRE(sattn_plan_get_stats(plan, &stats) == SATTN_OK);
+  CHECK(stats.runs == kThreads + 3 * kThreads);
+  sattn_plan_destroy(plan);
+}

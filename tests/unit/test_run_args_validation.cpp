@@ -1,0 +1,164 @@
+// Run arguments are checked against the plan: presence, data pointers, devices, dtypes, shapes, strides, output
+// overlap, LSE and block masks, and the workspace. Each mistake gets its status and a message naming the tensor.
+#include <functional>
+
+#include "api_helpers.hpp"
+
+namespace {
+
+struct PlanFixture {
+  sattn_attention_desc desc = test::valid_desc();
+  sattn_plan* plan = nullptr;
+  explicit PlanFixture(const std::function<void(sattn_attention_desc&)>& adjust = {}) {
+    if (adjust) adjust(desc);
+    REQUIRE(test::create(desc, &plan) == SATTN_OK);
+  }
+  ~PlanFixture() { sattn_plan_destroy(plan); }
+};
+
+void expect_run_rejected(const PlanFixture& f, const sattn_run_args& args, sattn_status status, const char* message) {
+  test::require_status(sattn_plan_can_implement(f.plan, &args), status, message);
+  test::require_status(test::run(f.plan, args), status, message);
+}
+
+}  // namespace
+
+TEST_CASE("tensors must match the plan", "[run_args]") {
+  PlanFixture f;
+  test::Problem p(f.desc);
+  test::require_status(sattn_plan_can_implement(f.plan, &p.args), SATTN_OK, "");
+
+  SECTION("missing tensor") {
+    sattn_run_args args = p.args;
+    args.k = nullptr;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "run argument k is NULL");
+  }
+  SECTION("NULL data") {
+    sattn_tensor v = p.v.view;
+    v.data = nullptr;
+    sattn_run_args args = p.args;
+    args.v = &v;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "v.data is NULL");
+  }
+  SECTION("wrong shape") {
+    sattn_tensor q = p.q.view;
+    q.shape[2] = 36;
+    sattn_run_args args = p.args;
+    args.q = &q;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "q has shape [2, 4, 36, 16] but the plan expects [2, 4, 37, 16]");
+  }
+  SECTION("wrong dtype") {
+    sattn_tensor o = p.o.view;
+    o.dtype = SATTN_DTYPE_BF16;
+    sattn_run_args args = p.args;
+    args.o = &o;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "o.dtype is bf16 but the plan expects f32");
+  }
+  SECTION("wrong device") {
+    sattn_tensor k = p.k.view;
+    k.device_type = SATTN_DEVICE_CUDA;
+    sattn_run_args args = p.args;
+    args.k = &k;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "k.device_type is 2");
+  }
+  SECTION("wrong ndim") {
+    sattn_tensor q = p.q.view;
+    q.ndim = 3;
+    sattn_run_args args = p.args;
+    args.q = &q;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "q.ndim is 3 but must be 4");
+  }
+  SECTION("negative stride") {
+    sattn_tensor q = p.q.view;
+    q.strides[1] = -16;
+    sattn_run_args args = p.args;
+    args.q = &q;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "q.strides[1] is -16");
+  }
+  SECTION("overlapping output") {
+    sattn_tensor o = p.o.view;
+    o.strides[1] = 0;  // every head would write the same memory
+    sattn_run_args args = p.args;
+    args.o = &o;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "o has overlapping strides");
+  }
+  SECTION("overflowing extent") {
+    sattn_tensor q = p.q.view;
+    q.strides[0] = int64_t{1} << 62;
+    sattn_run_args args = p.args;
+    args.q = &q;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "overflows 64 bits");
+  }
+  SECTION("broadcast inputs are fine") {
+    sattn_tensor k = p.k.view;
+    k.strides[0] = 0;  // both batches read the same keys
+    sattn_run_args args = p.args;
+    args.k = &k;
+    test::require_status(test::run(f.plan, args), SATTN_OK, "");
+  }
+  SECTION("block mask given to another pattern") {
+    std::vector<uint8_t> mask(64, 1);
+    sattn_tensor m{mask.data(), SATTN_DEVICE_CPU, 0, SATTN_DTYPE_U8, 4, {2, 1, 4, 4}, {16, 16, 4, 1}};
+    sattn_run_args args = p.args;
+    args.block_mask = &m;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "only used by pattern block_mask, not dense");
+  }
+  SECTION("run args struct_size") {
+    sattn_run_args args = p.args;
+    args.struct_size = 0;
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "sattn_run_args.struct_size is 0");
+  }
+}
+
+TEST_CASE("LSE is required with SATTN_FLAG_WANT_LSE and checked when given", "[run_args]") {
+  PlanFixture f([](auto& d) { d.flags = SATTN_FLAG_WANT_LSE; });
+  test::Problem p(f.desc);
+  expect_run_rejected(f, p.args, SATTN_ERROR_INVALID_ARGUMENT, "SATTN_FLAG_WANT_LSE but run argument lse is NULL");
+  std::vector<float> lse(static_cast<size_t>(2 * 4 * 37));
+  sattn_tensor t{lse.data(), SATTN_DEVICE_CPU, 0, SATTN_DTYPE_F32, 3, {2, 4, 37, 0}, {4 * 37, 37, 1, 0}};
+  sattn_run_args args = p.args;
+  args.lse = &t;
+  test::require_status(test::run(f.plan, args), SATTN_OK, "");
+  t.shape[2] = 38;
+  expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "lse has shape [2, 4, 38]");
+}
+
+TEST_CASE("block masks are checked against the plan", "[run_args]") {
+  PlanFixture f([](auto& d) {
+    d.pattern = SATTN_PATTERN_BLOCK_MASK;
+    d.params.block_size = 16;  // ceil(37/16) = 3 query blocks, ceil(53/16) = 4 key blocks
+  });
+  test::Problem p(f.desc);
+  expect_run_rejected(f, p.args, SATTN_ERROR_INVALID_ARGUMENT, "pattern block_mask needs run argument block_mask");
+  std::vector<uint8_t> mask(static_cast<size_t>(2 * 4 * 3 * 4), 1);
+  sattn_tensor m{mask.data(), SATTN_DEVICE_CPU, 0, SATTN_DTYPE_U8, 4, {2, 4, 3, 4}, {48, 12, 4, 1}};
+  sattn_run_args args = p.args;
+  args.block_mask = &m;
+  test::require_status(test::run(f.plan, args), SATTN_OK, "");
+  m.shape[1] = 1;  // one mask shared by every head is fine too
+  test::require_status(test::run(f.plan, args), SATTN_OK, "");
+  m.shape[3] = 5;  // more key blocks than kv_len has
+  expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "block_mask has shape [2, 1, 3, 5] but the plan expects [2, 1, 3, 4]");
+  m.shape[3] = 4;
+  m.shape[1] = 3;  // neither 1 nor num_q_heads
+  expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "block_mask has shape [2, 3, 3, 4]");
+  m.shape[1] = 4;
+  m.dtype = SATTN_DTYPE_F32;
+  expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "block_mask.dtype is f32 but the plan expects u8");
+}
+
+TEST_CASE("the workspace must be as large as the plan asks", "[run_args]") {
+  PlanFixture f;
+  test::Problem p(f.desc);
+  size_t bytes = 0;
+  REQUIRE(sattn_plan_workspace_size(f.plan, &bytes) == SATTN_OK);
+  REQUIRE(bytes > 0);
+  std::vector<unsigned char> workspace(bytes);
+  test::require_status(sattn_plan_run(f.plan, &p.args, workspace.data(), bytes - 1, nullptr),
+                       SATTN_ERROR_WORKSPACE_TOO_SMALL, "is smaller than the");
+  test::require_status(sattn_plan_run(f.plan, &p.args, nullptr, bytes, nullptr), SATTN_ERROR_INVALID_ARGUMENT,
+                       "workspace is NULL");
+  // A misaligned workspace of the asked size still works: the library realigns it.
+  std::vector<unsigned char> larger(bytes + 1);
+  test::require_status(sattn_plan_run(f.plan, &p.args, larger.data() + 1, bytes, nullptr), SATTN_OK, "");
+}
