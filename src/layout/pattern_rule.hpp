@@ -27,6 +27,14 @@ struct Geometry {
   int64_t k_end(int64_t kt) const { return kt * tile_k + tile_k < kv_len ? kt * tile_k + tile_k : kv_len; }
 };
 
+// global_tokens = g (SPEC.md): keys j < g are kept by every query and queries at p < g keep every key. With g = 0
+// nobody is global, in particular not the queries at negative positions that Lq > Lk creates.
+struct GlobalTokens {
+  int64_t g = 0;
+  bool key(int64_t j) const { return j < g; }
+  bool query(int64_t p) const { return g > 0 && p < g; }
+};
+
 class PatternRule {
  public:
   virtual ~PatternRule() = default;

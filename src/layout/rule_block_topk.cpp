@@ -65,7 +65,7 @@ class BlockTopkRule final : public PatternRule {
       auto& kept = kept_[static_cast<size_t>((b * g_.kv_heads + hk) * g_.num_q_tiles + qt)];
       const int64_t i0 = g_.q_begin(qt), i1 = g_.q_end(qt);
       const int64_t p_first = g_.position(i0), p_last = g_.position(i1 - 1);
-      if (p_first < p.global_tokens) {  // global query rows keep every block
+      if (GlobalTokens{p.global_tokens}.query(p_first)) {  // global query rows keep every block
         for (int64_t kt = 0; kt < g_.num_k_tiles; ++kt) kept.push_back(static_cast<int32_t>(kt));
         continue;
       }

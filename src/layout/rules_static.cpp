@@ -53,11 +53,11 @@ class SlidingWindowRule final : public SharedRule {
         reach_back_(p.window_size * p.dilation),
         reach_ahead_(g.causal ? 0 : p.window_size * p.dilation),
         wrap_(p.wrap != 0),
-        global_(p.global_tokens) {}
+        global_{p.global_tokens} {}
 
   void candidates(int64_t, int64_t, int64_t qt, std::vector<int32_t>& out) const override {
     const int64_t p_first = g_.position(g_.q_begin(qt)), p_last = g_.position(g_.q_end(qt) - 1);
-    if (p_first < global_) return append_tile_range(g_, 0, g_.kv_len - 1, out);
+    if (global_.query(p_first)) return append_tile_range(g_, 0, g_.kv_len - 1, out);
     const int64_t lo = p_first - reach_back_, hi = p_last + reach_ahead_;
     if (!wrap_) {
       append_tile_range(g_, lo, hi, out);
@@ -68,15 +68,15 @@ class SlidingWindowRule final : public SharedRule {
       append_tile_range(g_, start, std::min(stop, g_.kv_len - 1), out);
       if (stop >= g_.kv_len) append_tile_range(g_, 0, stop - g_.kv_len, out);
     }
-    if (global_ > 0) append_tile_range(g_, 0, global_ - 1, out);
+    if (global_.g > 0) append_tile_range(g_, 0, global_.g - 1, out);
     sort_unique(out);
   }
 
   TileClass classify(int64_t, int64_t, int64_t qt, int64_t kt) const override {
     const int64_t p_first = g_.position(g_.q_begin(qt)), p_last = g_.position(g_.q_end(qt) - 1);
     const int64_t j0 = g_.k_begin(kt), j_last = g_.k_end(kt) - 1;
-    if (p_last < global_ || j_last < global_) return TileClass::Full;
-    if (j0 < global_ || p_first < global_ || wrap_ || dilation_ != 1) return TileClass::Unknown;
+    if (global_.query(p_last) || global_.key(j_last)) return TileClass::Full;
+    if (global_.key(j0) || global_.query(p_first) || wrap_ || dilation_ != 1) return TileClass::Unknown;
     if (j0 >= p_last - reach_back_ && j_last <= p_first + reach_ahead_) return TileClass::Full;
     if (j_last < p_first - reach_back_ || j0 > p_last + reach_ahead_) return TileClass::Empty;
     return TileClass::Unknown;
@@ -84,7 +84,7 @@ class SlidingWindowRule final : public SharedRule {
 
   void keep_row(int64_t, int64_t, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
     const int64_t p = g_.position(i);
-    for (int64_t j = j0; j < j1; ++j) out[j - j0] = (j < global_ || p < global_ || in_window(j - p)) ? 1 : 0;
+    for (int64_t j = j0; j < j1; ++j) out[j - j0] = (global_.key(j) || global_.query(p) || in_window(j - p)) ? 1 : 0;
   }
 
  private:
@@ -101,36 +101,36 @@ class SlidingWindowRule final : public SharedRule {
 
   int64_t dilation_, reach_back_, reach_ahead_;
   bool wrap_;
-  int64_t global_;
+  GlobalTokens global_;
 };
 
 // Query block qb keeps key blocks within local_blocks of its diagonal block c, plus global tokens.
 class BlockLocalGlobalRule final : public SharedRule {
  public:
   BlockLocalGlobalRule(const Geometry& g, const sattn_pattern_params& p)
-      : SharedRule(g), local_(p.local_blocks), global_(p.global_tokens) {}
+      : SharedRule(g), local_(p.local_blocks), global_{p.global_tokens} {}
 
   void candidates(int64_t, int64_t, int64_t qt, std::vector<int32_t>& out) const override {
-    if (g_.position(g_.q_begin(qt)) < global_) return append_tile_range(g_, 0, g_.kv_len - 1, out);
+    if (global_.query(g_.position(g_.q_begin(qt)))) return append_tile_range(g_, 0, g_.kv_len - 1, out);
     const int64_t c = diagonal(qt);
     const int64_t first = std::max<int64_t>(0, c - local_), last = std::min(g_.num_k_tiles - 1, c + local_);
     for (int64_t kt = first; kt <= last; ++kt) out.push_back(static_cast<int32_t>(kt));
-    if (global_ > 0) append_tile_range(g_, 0, global_ - 1, out);
+    if (global_.g > 0) append_tile_range(g_, 0, global_.g - 1, out);
     sort_unique(out);
   }
 
   TileClass classify(int64_t, int64_t, int64_t qt, int64_t kt) const override {
     if (is_local(qt, kt)) return TileClass::Full;
     const int64_t p_first = g_.position(g_.q_begin(qt)), p_last = g_.position(g_.q_end(qt) - 1);
-    if (p_last < global_ || g_.k_end(kt) - 1 < global_) return TileClass::Full;
-    if (g_.k_begin(kt) < global_ || p_first < global_) return TileClass::Unknown;
+    if (global_.query(p_last) || global_.key(g_.k_end(kt) - 1)) return TileClass::Full;
+    if (global_.key(g_.k_begin(kt)) || global_.query(p_first)) return TileClass::Unknown;
     return TileClass::Empty;
   }
 
   void keep_row(int64_t, int64_t, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
     const int64_t p = g_.position(i), qt = i / g_.tile_q;
     for (int64_t j = j0; j < j1; ++j)
-      out[j - j0] = (is_local(qt, j / g_.tile_k) || j < global_ || p < global_) ? 1 : 0;
+      out[j - j0] = (is_local(qt, j / g_.tile_k) || global_.key(j) || global_.query(p)) ? 1 : 0;
   }
 
  private:
@@ -141,7 +141,8 @@ class BlockLocalGlobalRule final : public SharedRule {
     return distance >= -local_ && distance <= local_;
   }
 
-  int64_t local_, global_;
+  int64_t local_;
+  GlobalTokens global_;
 };
 
 }  // namespace
