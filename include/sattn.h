@@ -18,15 +18,15 @@ extern "C" {
 
 /* ---- export control ------------------------------------------------------------------------------------------ */
 #if defined(_WIN32)
-#  if defined(SATTN_BUILDING_LIBRARY)
-#    define SATTN_API __declspec(dllexport)
-#  else
-#    define SATTN_API __declspec(dllimport)
-#  endif
-#elif defined(__GNUC__) || defined(__clang__)
-#  define SATTN_API __attribute__((visibility("default")))
+#if defined(SATTN_BUILDING_LIBRARY)
+#define SATTN_API __declspec(dllexport)
 #else
-#  define SATTN_API
+#define SATTN_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) || defined(__clang__)
+#define SATTN_API __attribute__((visibility("default")))
+#else
+#define SATTN_API
 #endif
 
 /* ---- version -------------------------------------------------------------------------------------------------- */
@@ -34,7 +34,8 @@ extern "C" {
 #define SATTN_VERSION_MAJOR 0
 #define SATTN_VERSION_MINOR 1
 #define SATTN_VERSION_PATCH 0
-#define SATTN_MAKE_VERSION(major, minor, patch) ((uint32_t)(major) * 1000000u + (uint32_t)(minor) * 1000u + (uint32_t)(patch))
+#define SATTN_MAKE_VERSION(major, minor, patch) \
+  ((uint32_t)(major)*1000000u + (uint32_t)(minor)*1000u + (uint32_t)(patch))
 #define SATTN_VERSION SATTN_MAKE_VERSION(SATTN_VERSION_MAJOR, SATTN_VERSION_MINOR, SATTN_VERSION_PATCH)
 
 /* Version of the library actually loaded, encoded as SATTN_MAKE_VERSION. A program built against header X.y runs
@@ -120,13 +121,13 @@ typedef struct sattn_pattern_params {
   int64_t comp_block_size; /* block_topk: compression block size c (0 = no compression) */
   int64_t nm_n;            /* nm_structured: keep N of every M */
   int64_t nm_m;
-  int64_t topk_k;          /* topk_per_query: keys kept per query */
-  int64_t lsh_buckets;     /* lsh: number of buckets (even) */
-  uint64_t lsh_seed;       /* lsh: SplitMix64 seed of the random projection */
-  int64_t num_landmarks;   /* landmark: number of landmarks m */
-  int64_t landmark_iters;  /* landmark: k-means rounds t (default 0) */
-  float scale_k;           /* int8/int4: quantisation scale of K (0 = computed) */
-  float scale_v;           /* int8/int4: quantisation scale of V (0 = computed) */
+  int64_t topk_k;         /* topk_per_query: keys kept per query */
+  int64_t lsh_buckets;    /* lsh: number of buckets (even) */
+  uint64_t lsh_seed;      /* lsh: SplitMix64 seed of the random projection */
+  int64_t num_landmarks;  /* landmark: number of landmarks m */
+  int64_t landmark_iters; /* landmark: k-means rounds t (default 0) */
+  float scale_k;          /* int8/int4: quantisation scale of K (0 = computed) */
+  float scale_v;          /* int8/int4: quantisation scale of V (0 = computed) */
   int64_t reserved[16];
 } sattn_pattern_params;
 
@@ -147,10 +148,15 @@ typedef struct sattn_attention_desc {
   sattn_pattern_params params;
 } sattn_attention_desc;
 
-#define SATTN_PATTERN_PARAMS_INIT {0, 1, 0, 0, 0, 0.0f, 0.0f, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0.0f, 0.0f, {0}}
-#define SATTN_ATTENTION_DESC_INIT                                                                                    \
-  {(uint32_t)sizeof(sattn_attention_desc), 0u, 1, 1, 1, 0, 0, 0, 0, SATTN_DTYPE_F32, SATTN_PRECISION_FP32,          \
-   SATTN_PATTERN_AUTO, 0.0f, SATTN_PATTERN_PARAMS_INIT}
+#define SATTN_PATTERN_PARAMS_INIT                                              \
+  {                                                                            \
+    0, 1, 0, 0, 0, 0.0f, 0.0f, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0.0f, 0.0f, { 0 } \
+  }
+#define SATTN_ATTENTION_DESC_INIT                                                                           \
+  {                                                                                                         \
+    (uint32_t)sizeof(sattn_attention_desc), 0u, 1, 1, 1, 0, 0, 0, 0, SATTN_DTYPE_F32, SATTN_PRECISION_FP32, \
+        SATTN_PATTERN_AUTO, 0.0f, SATTN_PATTERN_PARAMS_INIT                                                 \
+  }
 
 /* ---- tensors -------------------------------------------------------------------------------------------------- */
 /* A strided view. Q [B, Hq, Lq, D], K [B, Hk, Lk, D], V [B, Hk, Lk, Dv], O [B, Hq, Lq, Dv], LSE [B, Hq, Lq] (f32),
@@ -175,7 +181,8 @@ typedef struct sattn_run_args {
   const sattn_tensor* lse;        /* optional, written when not NULL; required with SATTN_FLAG_WANT_LSE */
   const sattn_tensor* block_mask; /* SATTN_PATTERN_BLOCK_MASK only */
 } sattn_run_args;
-#define SATTN_RUN_ARGS_INIT {(uint32_t)sizeof(sattn_run_args), NULL, NULL, NULL, NULL, NULL, NULL}
+#define SATTN_RUN_ARGS_INIT \
+  { (uint32_t)sizeof(sattn_run_args), NULL, NULL, NULL, NULL, NULL, NULL }
 
 /* ---- plans ---------------------------------------------------------------------------------------------------- */
 #define SATTN_PREF_STRICT 0x1u /* fail rather than fall back when the named backend cannot run the problem */
@@ -187,24 +194,26 @@ typedef struct sattn_plan_prefs {
   int32_t device_id;
   int32_t num_threads; /* CPU: 0 = all cores */
 } sattn_plan_prefs;
-#define SATTN_PLAN_PREFS_INIT {(uint32_t)sizeof(sattn_plan_prefs), 0u, NULL, 0, 0}
+#define SATTN_PLAN_PREFS_INIT \
+  { (uint32_t)sizeof(sattn_plan_prefs), 0u, NULL, 0, 0 }
 
 typedef struct sattn_plan sattn_plan;
 
 typedef struct sattn_plan_info {
-  uint32_t struct_size;    /* set by the caller (SATTN_PLAN_INFO_INIT) */
-  int32_t pattern;         /* the pattern actually run (after automatic selection) */
-  const char* backend;     /* strings are owned by the plan and live until sattn_plan_destroy */
+  uint32_t struct_size; /* set by the caller (SATTN_PLAN_INFO_INIT) */
+  int32_t pattern;      /* the pattern actually run (after automatic selection) */
+  const char* backend;  /* strings are owned by the plan and live until sattn_plan_destroy */
   const char* kernel;
-  const char* reason;      /* why the selector chose this pattern and backend */
-  int64_t block_size_q;    /* block layout tile sizes */
+  const char* reason;   /* why the selector chose this pattern and backend */
+  int64_t block_size_q; /* block layout tile sizes */
   int64_t block_size_k;
-  double density;          /* kept (query, key) pairs / all pairs; an estimate for data-dependent patterns */
-  double estimated_flops;  /* counting only kept pairs */
+  double density;         /* kept (query, key) pairs / all pairs; an estimate for data-dependent patterns */
+  double estimated_flops; /* counting only kept pairs */
   double estimated_bytes;
   size_t workspace_size;
 } sattn_plan_info;
-#define SATTN_PLAN_INFO_INIT {(uint32_t)sizeof(sattn_plan_info), 0, NULL, NULL, NULL, 0, 0, 0.0, 0.0, 0.0, 0}
+#define SATTN_PLAN_INFO_INIT \
+  { (uint32_t)sizeof(sattn_plan_info), 0, NULL, NULL, NULL, 0, 0, 0.0, 0.0, 0.0, 0 }
 
 /* Counters a backend fills where it has them; a counter it lacks stays -1. */
 typedef struct sattn_plan_stats {
@@ -217,7 +226,8 @@ typedef struct sattn_plan_stats {
   int64_t instructions;
   double energy_pj;
 } sattn_plan_stats;
-#define SATTN_PLAN_STATS_INIT {(uint32_t)sizeof(sattn_plan_stats), 0u, 0, 0, 0.0, 0, 0, 0.0}
+#define SATTN_PLAN_STATS_INIT \
+  { (uint32_t)sizeof(sattn_plan_stats), 0u, 0, 0, 0.0, 0, 0, 0.0 }
 
 /* Validates the descriptor, resolves SATTN_PATTERN_AUTO, picks a backend and prepares the plan. prefs may be NULL. */
 SATTN_API sattn_status sattn_plan_create(const sattn_attention_desc* desc, const sattn_plan_prefs* prefs,
@@ -239,16 +249,17 @@ SATTN_API sattn_status sattn_plan_get_stats(const sattn_plan* plan, sattn_plan_s
 /* ---- backends ------------------------------------------------------------------------------------------------- */
 typedef struct sattn_backend_info {
   uint32_t struct_size;
-  int32_t available;       /* 1 when it can run on this machine now */
-  const char* name;        /* static or registry-owned storage, valid for the life of the process */
+  int32_t available; /* 1 when it can run on this machine now */
+  const char* name;  /* static or registry-owned storage, valid for the life of the process */
   const char* description;
-  const char* path;        /* shared object it came from, "" when built in */
-  int32_t device_type;     /* sattn_device_type it computes on */
+  const char* path;    /* shared object it came from, "" when built in */
+  int32_t device_type; /* sattn_device_type it computes on */
   int32_t is_plugin;
   uint32_t pattern_mask;   /* bit (1 << sattn_pattern) for each pattern it implements */
   uint32_t precision_mask; /* bit (1 << sattn_precision) for each precision */
 } sattn_backend_info;
-#define SATTN_BACKEND_INFO_INIT {(uint32_t)sizeof(sattn_backend_info), 0, NULL, NULL, NULL, 0, 0, 0u, 0u}
+#define SATTN_BACKEND_INFO_INIT \
+  { (uint32_t)sizeof(sattn_backend_info), 0, NULL, NULL, NULL, 0, 0, 0u, 0u }
 
 /* Number of registered backends (built in and plugins found so far). */
 SATTN_API int32_t sattn_backend_count(void);

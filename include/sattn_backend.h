@@ -74,8 +74,8 @@ typedef struct sattn_backend_ops {
   uint32_t abi_version; /* SATTN_BACKEND_ABI_VERSION */
   const char* name;     /* short, unique: "cpu", "cuda", ... */
   const char* description;
-  int32_t device_type;  /* sattn_device_type of the tensors it reads */
-  uint32_t flags;       /* SATTN_BACKEND_* */
+  int32_t device_type; /* sattn_device_type of the tensors it reads */
+  uint32_t flags;      /* SATTN_BACKEND_* */
   uint32_t pattern_mask;
   uint32_t precision_mask;
   /* 1 when the backend can run on this machine now. */

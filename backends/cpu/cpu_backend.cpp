@@ -56,8 +56,8 @@ size_t cpu_workspace_size(const void* state) { return static_cast<const CpuPlan*
 
 sattn_status cpu_can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
 
-sattn_status cpu_run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
-                     size_t, void*, sattn_run_counters*) {
+sattn_status cpu_run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace, size_t,
+                     void*, sattn_run_counters*) {
   return guarded([&] {
     const CpuPlan& plan = *static_cast<const CpuPlan*>(state);
     require(layout != nullptr, "the cpu backend needs the core's block layout");
@@ -78,23 +78,24 @@ constexpr uint32_t kAllPrecisions = (1u << (SATTN_PRECISION_INT4 + 1)) - 1u;
 namespace sattn {
 
 const sattn_backend_ops* cpu_backend_ops() {
-  static const sattn_backend_ops ops{sizeof(sattn_backend_ops),
-                                     SATTN_BACKEND_ABI_VERSION,
-                                     "cpu",
-                                     "exact CPU reference: every pattern and precision (oneTBB threads when built with it)",
-                                     SATTN_DEVICE_CPU,
-                                     0u,
-                                     cpu::kAllPatterns,
-                                     cpu::kAllPrecisions,
-                                     cpu::cpu_probe,
-                                     cpu::cpu_supports,
-                                     cpu::cpu_cost,
-                                     cpu::cpu_plan_create,
-                                     cpu::cpu_plan_destroy,
-                                     cpu::cpu_kernel_name,
-                                     cpu::cpu_workspace_size,
-                                     cpu::cpu_can_implement,
-                                     cpu::cpu_run};
+  static const sattn_backend_ops ops{
+      sizeof(sattn_backend_ops),
+      SATTN_BACKEND_ABI_VERSION,
+      "cpu",
+      "exact CPU reference: every pattern and precision (oneTBB threads when built with it)",
+      SATTN_DEVICE_CPU,
+      0u,
+      cpu::kAllPatterns,
+      cpu::kAllPrecisions,
+      cpu::cpu_probe,
+      cpu::cpu_supports,
+      cpu::cpu_cost,
+      cpu::cpu_plan_create,
+      cpu::cpu_plan_destroy,
+      cpu::cpu_kernel_name,
+      cpu::cpu_workspace_size,
+      cpu::cpu_can_implement,
+      cpu::cpu_run};
   return &ops;
 }
 

@@ -73,8 +73,10 @@ Operands prepare_operands(const sattn_problem& problem, const sattn_run_args& ar
       quantized = reinterpret_cast<int8_t*>(cursor);
       cursor += aligned(static_cast<size_t>(n[t]));
     }
-    if (derived[t] != nullptr) std::memcpy(values, derived[t], static_cast<size_t>(n[t]) * sizeof(float));
-    else gather_f32(*tensors[t], values);
+    if (derived[t] != nullptr)
+      std::memcpy(values, derived[t], static_cast<size_t>(n[t]) * sizeof(float));
+    else
+      gather_f32(*tensors[t], values);
     Operand& op = *targets[t];
     op.scale = apply_precision(values, quantized, n[t], d.precision, scales[t]);
     op.values = values;

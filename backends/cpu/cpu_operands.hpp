@@ -10,9 +10,9 @@
 namespace sattn::cpu {
 
 struct Operand {
-  const float* values = nullptr;   // fp32 (rounded for bf16/fp16), [heads, rows, dim]
+  const float* values = nullptr;      // fp32 (rounded for bf16/fp16), [heads, rows, dim]
   const int8_t* quantized = nullptr;  // int8/int4 precisions only
-  float scale = 1.0f;              // quantisation scale (1 for floating precisions)
+  float scale = 1.0f;                 // quantisation scale (1 for floating precisions)
   int64_t rows = 0, dim = 0;
 };
 

@@ -20,15 +20,24 @@ SATTN_API const char* sattn_version_string(void) { return SATTN_BUILD_VERSION_ST
 
 SATTN_API const char* sattn_status_string(sattn_status status) {
   switch (status) {
-    case SATTN_OK: return "SATTN_OK";
-    case SATTN_ERROR_INVALID_ARGUMENT: return "SATTN_ERROR_INVALID_ARGUMENT";
-    case SATTN_ERROR_NOT_SUPPORTED: return "SATTN_ERROR_NOT_SUPPORTED";
-    case SATTN_ERROR_OUT_OF_MEMORY: return "SATTN_ERROR_OUT_OF_MEMORY";
-    case SATTN_ERROR_WORKSPACE_TOO_SMALL: return "SATTN_ERROR_WORKSPACE_TOO_SMALL";
-    case SATTN_ERROR_BACKEND_UNAVAILABLE: return "SATTN_ERROR_BACKEND_UNAVAILABLE";
-    case SATTN_ERROR_DEVICE: return "SATTN_ERROR_DEVICE";
-    case SATTN_ERROR_INTERNAL: return "SATTN_ERROR_INTERNAL";
-    case SATTN_ERROR_VERSION_MISMATCH: return "SATTN_ERROR_VERSION_MISMATCH";
+    case SATTN_OK:
+      return "SATTN_OK";
+    case SATTN_ERROR_INVALID_ARGUMENT:
+      return "SATTN_ERROR_INVALID_ARGUMENT";
+    case SATTN_ERROR_NOT_SUPPORTED:
+      return "SATTN_ERROR_NOT_SUPPORTED";
+    case SATTN_ERROR_OUT_OF_MEMORY:
+      return "SATTN_ERROR_OUT_OF_MEMORY";
+    case SATTN_ERROR_WORKSPACE_TOO_SMALL:
+      return "SATTN_ERROR_WORKSPACE_TOO_SMALL";
+    case SATTN_ERROR_BACKEND_UNAVAILABLE:
+      return "SATTN_ERROR_BACKEND_UNAVAILABLE";
+    case SATTN_ERROR_DEVICE:
+      return "SATTN_ERROR_DEVICE";
+    case SATTN_ERROR_INTERNAL:
+      return "SATTN_ERROR_INTERNAL";
+    case SATTN_ERROR_VERSION_MISMATCH:
+      return "SATTN_ERROR_VERSION_MISMATCH";
   }
   return "SATTN_STATUS_UNKNOWN";
 }
@@ -114,8 +123,8 @@ SATTN_API sattn_status sattn_backend_get_info(int32_t index, sattn_backend_info*
     sattn_backend_info out = SATTN_BACKEND_INFO_INIT;
     out = sattn::read_versioned(info, out, "sattn_backend_info");
     const auto entries = sattn::Registry::instance().entries();
-    require(index >= 0 && static_cast<size_t>(index) < entries.size(), "backend index ", index,
-            " is out of range [0, ", entries.size(), ")");
+    require(index >= 0 && static_cast<size_t>(index) < entries.size(), "backend index ", index, " is out of range [0, ",
+            entries.size(), ")");
     const sattn::BackendEntry& entry = *entries[static_cast<size_t>(index)];
     out.available = entry.available ? 1 : 0;
     out.name = entry.ops->name;

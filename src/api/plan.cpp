@@ -51,8 +51,8 @@ const BackendEntry& choose_backend(const sattn_problem& problem, const sattn_pla
     std::string names;
     for (const BackendEntry* e : registry.entries()) names += std::string(names.empty() ? "" : ", ") + e->ops->name;
     if (entry == nullptr)
-      fail(SATTN_ERROR_BACKEND_UNAVAILABLE, source, " names backend '", named, "', which is not registered (known: ",
-           names, ")");
+      fail(SATTN_ERROR_BACKEND_UNAVAILABLE, source, " names backend '", named,
+           "', which is not registered (known: ", names, ")");
     std::string why;
     if (backend_supports(*entry, problem, why)) {
       reason = std::string("backend ") + entry->ops->name + " named by " + source;
@@ -96,13 +96,20 @@ double estimate_density(const sattn_problem& problem) {
       const double blocks = static_cast<double>(ceil_div(d.kv_len, p.block_size));
       const double kept = p.topk_blocks > 0 ? static_cast<double>(p.topk_blocks)
                                             : std::ceil(static_cast<double>(p.keep_ratio) * blocks * causal_share);
-      return std::min(1.0, (kept + 1.0 + std::ceil(static_cast<double>(p.global_tokens) / static_cast<double>(p.block_size))) / blocks);
+      return std::min(
+          1.0,
+          (kept + 1.0 + std::ceil(static_cast<double>(p.global_tokens) / static_cast<double>(p.block_size))) / blocks);
     }
-    case SATTN_PATTERN_NM_STRUCTURED: return causal_share * static_cast<double>(p.nm_n) / static_cast<double>(p.nm_m);
-    case SATTN_PATTERN_TOPK_PER_QUERY: return std::min(causal_share, static_cast<double>(p.topk_k) / lk);
-    case SATTN_PATTERN_LSH: return std::min(1.0, causal_share / static_cast<double>(p.lsh_buckets) + 1.0 / lk);
-    case SATTN_PATTERN_LANDMARK: return static_cast<double>(p.num_landmarks) / lk;
-    default: return causal_share;  // block_mask: unknown until the mask is seen
+    case SATTN_PATTERN_NM_STRUCTURED:
+      return causal_share * static_cast<double>(p.nm_n) / static_cast<double>(p.nm_m);
+    case SATTN_PATTERN_TOPK_PER_QUERY:
+      return std::min(causal_share, static_cast<double>(p.topk_k) / lk);
+    case SATTN_PATTERN_LSH:
+      return std::min(1.0, causal_share / static_cast<double>(p.lsh_buckets) + 1.0 / lk);
+    case SATTN_PATTERN_LANDMARK:
+      return static_cast<double>(p.num_landmarks) / lk;
+    default:
+      return causal_share;  // block_mask: unknown until the mask is seen
   }
 }
 
@@ -181,7 +188,8 @@ void run_plan(const sattn_plan& plan, const sattn_run_args* user_args, void* wor
   }
   sattn_run_counters counters{-1, -1, -1.0};
   clear_last_error();
-  if (const sattn_status status = ops.run(plan.state, &args, layout, aligned, plan.backend_workspace, stream, &counters);
+  if (const sattn_status status =
+          ops.run(plan.state, &args, layout, aligned, plan.backend_workspace, stream, &counters);
       status != SATTN_OK)
     rethrow_backend_failure(status, ops.name, "failed");
 

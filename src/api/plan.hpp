@@ -15,8 +15,8 @@
 struct sattn_plan {
   sattn_problem problem{};
   const sattn::BackendEntry* backend = nullptr;
-  void* state = nullptr;                         // the backend's plan
-  std::unique_ptr<sattn_layout> static_layout;   // null for patterns whose layout depends on the run
+  void* state = nullptr;                        // the backend's plan
+  std::unique_ptr<sattn_layout> static_layout;  // null for patterns whose layout depends on the run
   std::string backend_name, kernel, reason;
   double density_estimate = 0.0, flops_estimate = 0.0, bytes_estimate = 0.0;
   size_t backend_workspace = 0;

@@ -38,9 +38,7 @@ template sattn_backend_info read_versioned(const sattn_backend_info*, const satt
 namespace {
 
 void require_positive(int64_t value, const char* name) { require(value > 0, name, " must be > 0, got ", value); }
-void require_non_negative(int64_t value, const char* name) {
-  require(value >= 0, name, " must be >= 0, got ", value);
-}
+void require_non_negative(int64_t value, const char* name) { require(value >= 0, name, " must be >= 0, got ", value); }
 
 void require_quant_scale(float value, const char* name) {
   require(std::isfinite(value) && value >= 0.0f, "params.", name,
@@ -49,15 +47,14 @@ void require_quant_scale(float value, const char* name) {
 
 // Products that later size buffers and index arithmetic; each must fit 64 bits.
 void check_size_products(const sattn_attention_desc& d) {
-  const int64_t q_rows = checked_mul(checked_mul(d.batch, d.num_q_heads, "batch * num_q_heads"), d.q_len,
-                                     "batch * num_q_heads * q_len");
+  const int64_t q_rows =
+      checked_mul(checked_mul(d.batch, d.num_q_heads, "batch * num_q_heads"), d.q_len, "batch * num_q_heads * q_len");
   const int64_t k_rows = checked_mul(checked_mul(d.batch, d.num_kv_heads, "batch * num_kv_heads"), d.kv_len,
                                      "batch * num_kv_heads * kv_len");
   checked_bytes(checked_mul(q_rows, d.head_dim, "Q elements (batch * num_q_heads * q_len * head_dim)"), 8, "Q size");
   checked_bytes(checked_mul(q_rows, d.head_dim_v, "O elements (batch * num_q_heads * q_len * head_dim_v)"), 8,
                 "O size");
-  checked_bytes(checked_mul(k_rows, d.head_dim, "K elements (batch * num_kv_heads * kv_len * head_dim)"), 8,
-                "K size");
+  checked_bytes(checked_mul(k_rows, d.head_dim, "K elements (batch * num_kv_heads * kv_len * head_dim)"), 8, "K size");
   checked_bytes(checked_mul(k_rows, d.head_dim_v, "V elements (batch * num_kv_heads * kv_len * head_dim_v)"), 8,
                 "V size");
   checked_mul(q_rows, d.kv_len, "attention pairs (batch * num_q_heads * q_len * kv_len)");
@@ -77,8 +74,8 @@ void validate_descriptor(const sattn_attention_desc& d) {
           d.num_kv_heads, ") for grouped-query attention");
   check_size_products(d);
 
-  require(d.dtype == SATTN_DTYPE_F32 || d.dtype == SATTN_DTYPE_F16 || d.dtype == SATTN_DTYPE_BF16,
-          "dtype ", d.dtype, " is not a tensor dtype (SATTN_DTYPE_F32, _F16 or _BF16)");
+  require(d.dtype == SATTN_DTYPE_F32 || d.dtype == SATTN_DTYPE_F16 || d.dtype == SATTN_DTYPE_BF16, "dtype ", d.dtype,
+          " is not a tensor dtype (SATTN_DTYPE_F32, _F16 or _BF16)");
   require(d.precision >= SATTN_PRECISION_FP32 && d.precision <= SATTN_PRECISION_INT4, "precision ", d.precision,
           " is not a sattn_precision");
   require(d.pattern >= SATTN_PATTERN_AUTO && d.pattern < SATTN_PATTERN_COUNT, "pattern ", d.pattern,
@@ -129,7 +126,8 @@ void require_block_size(const sattn_attention_desc& d) {
 void validate_pattern_params(const sattn_attention_desc& d) {
   const sattn_pattern_params& p = d.params;
   switch (d.pattern) {
-    case SATTN_PATTERN_DENSE: break;
+    case SATTN_PATTERN_DENSE:
+      break;
     case SATTN_PATTERN_SLIDING_WINDOW:
       require(p.dilation >= 1, "sliding_window needs params.dilation >= 1, got ", p.dilation);
       checked_mul(p.window_size, p.dilation, "params.window_size * params.dilation");
@@ -139,7 +137,9 @@ void validate_pattern_params(const sattn_attention_desc& d) {
       require(p.topk_blocks > 0 || p.keep_ratio > 0.0f,
               "block_topk needs params.keep_ratio in (0, 1] or params.topk_blocks > 0");
       break;
-    case SATTN_PATTERN_BLOCK_LOCAL_GLOBAL: require_block_size(d); break;
+    case SATTN_PATTERN_BLOCK_LOCAL_GLOBAL:
+      require_block_size(d);
+      break;
     case SATTN_PATTERN_NM_STRUCTURED:
       require(p.nm_m >= 1, "nm_structured needs params.nm_m >= 1, got ", p.nm_m);
       require(p.nm_n >= 1, "nm_structured needs params.nm_n >= 1, got ", p.nm_n);
@@ -157,14 +157,18 @@ void validate_pattern_params(const sattn_attention_desc& d) {
       break;
     case SATTN_PATTERN_LANDMARK:
       if (is_causal(d))
-        fail(SATTN_ERROR_NOT_SUPPORTED, "landmark attention is not defined with causal (SATTN_FLAG_CAUSAL): landmarks "
-                                        "mix keys from every position");
+        fail(SATTN_ERROR_NOT_SUPPORTED,
+             "landmark attention is not defined with causal (SATTN_FLAG_CAUSAL): landmarks "
+             "mix keys from every position");
       require(p.num_landmarks >= 1, "landmark needs params.num_landmarks >= 1, got ", p.num_landmarks);
       require(p.num_landmarks <= d.kv_len, "landmark needs params.num_landmarks <= kv_len (", d.kv_len, "), got ",
               p.num_landmarks);
       break;
-    case SATTN_PATTERN_BLOCK_MASK: require_block_size(d); break;
-    default: fail(SATTN_ERROR_INVALID_ARGUMENT, "pattern ", d.pattern, " is not a sattn_pattern");
+    case SATTN_PATTERN_BLOCK_MASK:
+      require_block_size(d);
+      break;
+    default:
+      fail(SATTN_ERROR_INVALID_ARGUMENT, "pattern ", d.pattern, " is not a sattn_pattern");
   }
   if (p.block_size > 0) {
     require_tile_count_fits(d.q_len, p.block_size, "q_len / block_size");
@@ -179,8 +183,10 @@ bool layout_depends_on_run(int32_t pattern) {
     case SATTN_PATTERN_TOPK_PER_QUERY:
     case SATTN_PATTERN_LSH:
     case SATTN_PATTERN_LANDMARK:
-    case SATTN_PATTERN_BLOCK_MASK: return true;
-    default: return false;
+    case SATTN_PATTERN_BLOCK_MASK:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -220,8 +226,8 @@ ResolvedProblem resolve_problem(const sattn_attention_desc* user_desc, const sat
   problem.desc = desc;
   problem.device_id = prefs.device_id;
   problem.num_threads = prefs.num_threads;
-  const int64_t tile = is_block_pattern(desc.pattern) || desc.params.block_size > 0 ? desc.params.block_size
-                                                                                     : kDefaultTile;
+  const int64_t tile =
+      is_block_pattern(desc.pattern) || desc.params.block_size > 0 ? desc.params.block_size : kDefaultTile;
   problem.tile_q = tile;
   problem.tile_k = tile;
   return resolved;

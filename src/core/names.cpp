@@ -40,22 +40,33 @@ const char* pattern_name(int32_t pattern) {
 
 const char* precision_name(int32_t precision) {
   switch (precision) {
-    case SATTN_PRECISION_FP32: return "fp32";
-    case SATTN_PRECISION_BF16: return "bf16";
-    case SATTN_PRECISION_FP16: return "fp16";
-    case SATTN_PRECISION_INT8: return "int8";
-    case SATTN_PRECISION_INT4: return "int4";
-    default: return "unknown";
+    case SATTN_PRECISION_FP32:
+      return "fp32";
+    case SATTN_PRECISION_BF16:
+      return "bf16";
+    case SATTN_PRECISION_FP16:
+      return "fp16";
+    case SATTN_PRECISION_INT8:
+      return "int8";
+    case SATTN_PRECISION_INT4:
+      return "int4";
+    default:
+      return "unknown";
   }
 }
 
 const char* dtype_name(int32_t dtype) {
   switch (dtype) {
-    case SATTN_DTYPE_F32: return "f32";
-    case SATTN_DTYPE_F16: return "f16";
-    case SATTN_DTYPE_BF16: return "bf16";
-    case SATTN_DTYPE_U8: return "u8";
-    default: return "unknown";
+    case SATTN_DTYPE_F32:
+      return "f32";
+    case SATTN_DTYPE_F16:
+      return "f16";
+    case SATTN_DTYPE_BF16:
+      return "bf16";
+    case SATTN_DTYPE_U8:
+      return "u8";
+    default:
+      return "unknown";
   }
 }
 

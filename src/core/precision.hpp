@@ -37,9 +37,12 @@ inline int8_t quantize(float x, float scale, float qmax) {
 // whose probabilities stay fp32).
 inline float round_to_precision(float x, int32_t precision) {
   switch (precision) {
-    case SATTN_PRECISION_BF16: return round_to_bf16(x);
-    case SATTN_PRECISION_FP16: return round_to_f16(x);
-    default: return x;
+    case SATTN_PRECISION_BF16:
+      return round_to_bf16(x);
+    case SATTN_PRECISION_FP16:
+      return round_to_f16(x);
+    default:
+      return x;
   }
 }
 

@@ -43,8 +43,8 @@ void require_no_self_overlap(const sattn_tensor& t, const char* name) {
   for (int32_t k = 0; k < n; ++k) {
     const int32_t dim = order[k];
     if (t.shape[dim] == 1) continue;
-    require(t.strides[dim] >= span, name, " has overlapping strides ", shape_text(t.strides, t.ndim),
-            " for shape ", shape_text(t.shape, t.ndim), ": an output needs distinct elements");
+    require(t.strides[dim] >= span, name, " has overlapping strides ", shape_text(t.strides, t.ndim), " for shape ",
+            shape_text(t.shape, t.ndim), ": an output needs distinct elements");
     span = t.strides[dim] * t.shape[dim];
   }
 }
@@ -92,9 +92,10 @@ sattn_run_args check_run_args(const sattn_problem& problem, int32_t device_type,
     require(args.block_mask != nullptr, "pattern block_mask needs run argument block_mask");
     const int64_t b = d.params.block_size;
     const int64_t heads = args.block_mask->shape[1] == 1 ? 1 : d.num_q_heads;
-    check_tensor(args.block_mask,
-                 {"block_mask", SATTN_DTYPE_U8, 4, {d.batch, heads, ceil_div(d.q_len, b), ceil_div(d.kv_len, b)}, false},
-                 device_type, id);
+    check_tensor(
+        args.block_mask,
+        {"block_mask", SATTN_DTYPE_U8, 4, {d.batch, heads, ceil_div(d.q_len, b), ceil_div(d.kv_len, b)}, false},
+        device_type, id);
   } else {
     require(args.block_mask == nullptr, "run argument block_mask is only used by pattern block_mask, not ",
             pattern_name(d.pattern));

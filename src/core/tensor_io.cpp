@@ -31,12 +31,14 @@ void gather_f32(const sattn_tensor& t, float* dst) {
       gather_with(t, dst, [](const unsigned char* p, int64_t i) { return reinterpret_cast<const float*>(p)[i]; });
       break;
     case SATTN_DTYPE_F16:
-      gather_with(t, dst,
-                  [](const unsigned char* p, int64_t i) { return f16_to_float(reinterpret_cast<const uint16_t*>(p)[i]); });
+      gather_with(t, dst, [](const unsigned char* p, int64_t i) {
+        return f16_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
+      });
       break;
     default:
-      gather_with(
-          t, dst, [](const unsigned char* p, int64_t i) { return bf16_to_float(reinterpret_cast<const uint16_t*>(p)[i]); });
+      gather_with(t, dst, [](const unsigned char* p, int64_t i) {
+        return bf16_to_float(reinterpret_cast<const uint16_t*>(p)[i]);
+      });
       break;
   }
 }

@@ -100,8 +100,8 @@ std::unique_ptr<sattn_layout> build_layout(const Geometry& geometry, std::shared
   int64_t kept = 0;
   for (int64_t r = 0; r < rows; ++r) {
     const RowTiles& row = tiles[static_cast<size_t>(r)];
-    layout->row_ptr[static_cast<size_t>(r) + 1] = layout->row_ptr[static_cast<size_t>(r)] +
-                                                  static_cast<int64_t>(row.cols.size());
+    layout->row_ptr[static_cast<size_t>(r) + 1] =
+        layout->row_ptr[static_cast<size_t>(r)] + static_cast<int64_t>(row.cols.size());
     kept += row.kept;
   }
   layout->cols.reserve(static_cast<size_t>(layout->row_ptr.back()));
@@ -120,8 +120,10 @@ int64_t sattn_layout::row_index(int64_t b, int64_t hq, int64_t qt) const {
   const sattn::Geometry& g = geometry;
   const int64_t bb = batches == 1 ? 0 : b;
   int64_t h = 0;
-  if (heads == g.q_heads) h = hq;
-  else if (heads == g.kv_heads) h = hq / g.group;
+  if (heads == g.q_heads)
+    h = hq;
+  else if (heads == g.kv_heads)
+    h = hq / g.group;
   return (bb * heads + h) * g.num_q_tiles + qt;
 }
 

@@ -72,7 +72,8 @@ void landmarks_of_head(const HeadData& h, int64_t Lk, int64_t D, int64_t Dv, int
   }
   std::vector<int64_t> assignment(static_cast<size_t>(Lk));
   for (int64_t t = 0; t < iters; ++t) {
-    for (int64_t j = 0; j < Lk; ++j) assignment[static_cast<size_t>(j)] = nearest_centroid(h.keys + j * D, h.out_keys, m, D);
+    for (int64_t j = 0; j < Lk; ++j)
+      assignment[static_cast<size_t>(j)] = nearest_centroid(h.keys + j * D, h.out_keys, m, D);
     cluster_means(h.keys, Lk, D, assignment, m, /*keep_empty=*/true, h.out_keys);
   }
   cluster_means(h.values, Lk, Dv, assignment, m, /*keep_empty=*/false, h.out_values);
@@ -89,9 +90,9 @@ void compute_landmarks(const SelectionInputs& in, std::vector<float>& keys, std:
   values.assign(static_cast<size_t>(heads * m * d.head_dim_v), 0.0f);
   parallel_for(heads, in.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
     for (int64_t h = begin; h < end; ++h) {
-      const HeadData data{&in.k[static_cast<size_t>(h * d.kv_len * d.head_dim)],
-                          &v[static_cast<size_t>(h * d.kv_len * d.head_dim_v)], &keys[static_cast<size_t>(h * m * d.head_dim)],
-                          &values[static_cast<size_t>(h * m * d.head_dim_v)]};
+      const HeadData data{
+          &in.k[static_cast<size_t>(h * d.kv_len * d.head_dim)], &v[static_cast<size_t>(h * d.kv_len * d.head_dim_v)],
+          &keys[static_cast<size_t>(h * m * d.head_dim)], &values[static_cast<size_t>(h * m * d.head_dim_v)]};
       landmarks_of_head(data, d.kv_len, d.head_dim, d.head_dim_v, m, d.params.landmark_iters);
     }
   });

@@ -40,11 +40,15 @@ std::unique_ptr<sattn_layout> make_layout(const sattn_problem& problem, const sa
   in.q = contiguous_f32(*args->q);
   const Geometry g = Geometry::of(problem, d.kv_len);
   switch (pattern) {
-    case SATTN_PATTERN_BLOCK_TOPK: return build_layout(g, make_block_topk_rule(g, in), num_threads);
+    case SATTN_PATTERN_BLOCK_TOPK:
+      return build_layout(g, make_block_topk_rule(g, in), num_threads);
     case SATTN_PATTERN_NM_STRUCTURED:
-    case SATTN_PATTERN_TOPK_PER_QUERY: return build_layout(g, make_row_selection_rule(g, in), num_threads);
-    case SATTN_PATTERN_LSH: return build_layout(g, make_lsh_rule(g, in), num_threads);
-    default: fail(SATTN_ERROR_INTERNAL, "no layout rule for pattern ", pattern);
+    case SATTN_PATTERN_TOPK_PER_QUERY:
+      return build_layout(g, make_row_selection_rule(g, in), num_threads);
+    case SATTN_PATTERN_LSH:
+      return build_layout(g, make_lsh_rule(g, in), num_threads);
+    default:
+      fail(SATTN_ERROR_INTERNAL, "no layout rule for pattern ", pattern);
   }
 }
 

@@ -74,8 +74,9 @@ class BlockTopkRule final : public PatternRule {
       if (candidates > 0) {
         query_block_mean(in, b, hk, i0, i1, qbar);
         for (int64_t kt = 0; kt < candidates; ++kt)
-          scores[static_cast<size_t>(kt)] = comp > 0 ? compressed_score(qbar, comp_means, kt, comp, D)
-                                                     : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kt * D)], D);
+          scores[static_cast<size_t>(kt)] = comp > 0
+                                                ? compressed_score(qbar, comp_means, kt, comp, D)
+                                                : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kt * D)], D);
         const int64_t n = std::min(candidates, blocks_to_keep(p, candidates));
         order.resize(static_cast<size_t>(candidates));
         std::iota(order.begin(), order.end(), 0);

@@ -24,7 +24,8 @@ class LshRule final : public PatternRule {
     for (int64_t bh = 0; bh < g.batch * g.kv_heads; ++bh)
       for (int64_t kt = 0; kt < g.num_k_tiles; ++kt) {
         auto& set = tile_buckets_[static_cast<size_t>(bh * g.num_k_tiles + kt)];
-        for (int64_t j = g.k_begin(kt); j < g.k_end(kt); ++j) set.push_back(k_buckets_[static_cast<size_t>(bh * g.kv_len + j)]);
+        for (int64_t j = g.k_begin(kt); j < g.k_end(kt); ++j)
+          set.push_back(k_buckets_[static_cast<size_t>(bh * g.kv_len + j)]);
         std::sort(set.begin(), set.end());
         set.erase(std::unique(set.begin(), set.end()), set.end());
       }
@@ -68,8 +69,10 @@ class LshRule final : public PatternRule {
     auto y = b.begin();
     while (x != a.end() && y != b.end()) {
       if (*x == *y) return true;
-      if (*x < *y) ++x;
-      else ++y;
+      if (*x < *y)
+        ++x;
+      else
+        ++y;
     }
     return false;
   }
@@ -84,11 +87,13 @@ class LshRule final : public PatternRule {
         std::fill(projected.begin(), projected.end(), 0.0f);
         const float* x = &rows[static_cast<size_t>(r * D)];
         for (int64_t d = 0; d < D; ++d)
-          for (int64_t c = 0; c < half; ++c) projected[static_cast<size_t>(c)] += x[d] * projection[static_cast<size_t>(d * half + c)];
+          for (int64_t c = 0; c < half; ++c)
+            projected[static_cast<size_t>(c)] += x[d] * projection[static_cast<size_t>(d * half + c)];
         int64_t best = 0;
         float best_value = ScoreOrder::rank(projected[0]);
         for (int64_t c = 0; c < 2 * half; ++c) {
-          const float v = ScoreOrder::rank(c < half ? projected[static_cast<size_t>(c)] : -projected[static_cast<size_t>(c - half)]);
+          const float v = ScoreOrder::rank(c < half ? projected[static_cast<size_t>(c)]
+                                                    : -projected[static_cast<size_t>(c - half)]);
           if (v > best_value) {
             best = c;
             best_value = v;
@@ -101,8 +106,8 @@ class LshRule final : public PatternRule {
   }
 
   Geometry g_;
-  std::vector<int32_t> q_buckets_, k_buckets_;            // [B, Hq, Lq] and [B, Hk, Lk]
-  std::vector<std::vector<int32_t>> tile_buckets_;        // per (batch, kv head, key tile)
+  std::vector<int32_t> q_buckets_, k_buckets_;      // [B, Hq, Lq] and [B, Hk, Lk]
+  std::vector<std::vector<int32_t>> tile_buckets_;  // per (batch, kv head, key tile)
 };
 
 }  // namespace

@@ -27,7 +27,8 @@ class RowSelectionRule final : public PatternRule {
         const int64_t allowed = g.causal ? std::clamp<int64_t>(g.position(i) + 1, 0, g.kv_len) : g.kv_len;
         const float* q = &in.q[static_cast<size_t>(r * d.head_dim)];
         const float* k = &in.k[static_cast<size_t>((b * g.kv_heads + hq / g.group) * g.kv_len * d.head_dim)];
-        for (int64_t j = 0; j < allowed; ++j) scores[static_cast<size_t>(j)] = dot_f32(q, k + j * d.head_dim, d.head_dim);
+        for (int64_t j = 0; j < allowed; ++j)
+          scores[static_cast<size_t>(j)] = dot_f32(q, k + j * d.head_dim, d.head_dim);
         auto& kept = kept_[static_cast<size_t>(r)];
         if (d.pattern == SATTN_PATTERN_TOPK_PER_QUERY) {
           choose_best(scores.data(), 0, allowed, d.params.topk_k, order, kept);
@@ -53,7 +54,8 @@ class RowSelectionRule final : public PatternRule {
   void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
     std::memset(out, 0, static_cast<size_t>(j1 - j0));
     const auto& kept = row(b, hq, i);
-    for (auto it = std::lower_bound(kept.begin(), kept.end(), j0); it != kept.end() && *it < j1; ++it) out[*it - j0] = 1;
+    for (auto it = std::lower_bound(kept.begin(), kept.end(), j0); it != kept.end() && *it < j1; ++it)
+      out[*it - j0] = 1;
   }
 
  private:

@@ -150,10 +150,14 @@ class BlockLocalGlobalRule final : public SharedRule {
 std::shared_ptr<const PatternRule> make_static_rule(const sattn_problem& problem, const Geometry& g) {
   const sattn_pattern_params& p = problem.desc.params;
   switch (problem.desc.pattern) {
-    case SATTN_PATTERN_DENSE: return std::make_shared<DenseRule>(g);
-    case SATTN_PATTERN_SLIDING_WINDOW: return std::make_shared<SlidingWindowRule>(g, p);
-    case SATTN_PATTERN_BLOCK_LOCAL_GLOBAL: return std::make_shared<BlockLocalGlobalRule>(g, p);
-    default: return nullptr;
+    case SATTN_PATTERN_DENSE:
+      return std::make_shared<DenseRule>(g);
+    case SATTN_PATTERN_SLIDING_WINDOW:
+      return std::make_shared<SlidingWindowRule>(g, p);
+    case SATTN_PATTERN_BLOCK_LOCAL_GLOBAL:
+      return std::make_shared<BlockLocalGlobalRule>(g, p);
+    default:
+      return nullptr;
   }
 }
 

@@ -99,7 +99,8 @@ void Registry::load_plugin(const std::string& given_path) {
   void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();
-    fail(SATTN_ERROR_BACKEND_UNAVAILABLE, "cannot load plugin ", given_path, ": ", why != nullptr ? why : "dlopen failed");
+    fail(SATTN_ERROR_BACKEND_UNAVAILABLE, "cannot load plugin ", given_path, ": ",
+         why != nullptr ? why : "dlopen failed");
   }
   try {
     void* symbol = dlsym(handle, SATTN_BACKEND_ENTRY_SYMBOL);

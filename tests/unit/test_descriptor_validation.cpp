@@ -50,11 +50,24 @@ TEST_CASE("non-positive sizes are rejected with the field's name", "[validation]
 
 TEST_CASE("heads, overflow, enums, flags and scales are checked", "[validation]") {
   const std::vector<BadField> cases{
-      {"GQA mismatch", [](auto& d) { d.num_q_heads = 6; d.num_kv_heads = 4; }, kInvalid, "multiple of num_kv_heads"},
-      {"overflowing sizes", [](auto& d) { d.batch = int64_t{1} << 40; d.q_len = int64_t{1} << 30; }, kInvalid,
-       "overflows 64 bits"},
-      {"huge but not overflowing", [](auto& d) { d.q_len = int64_t{1} << 40; d.kv_len = int64_t{1} << 40; }, kInvalid,
-       "overflows"},
+      {"GQA mismatch",
+       [](auto& d) {
+         d.num_q_heads = 6;
+         d.num_kv_heads = 4;
+       },
+       kInvalid, "multiple of num_kv_heads"},
+      {"overflowing sizes",
+       [](auto& d) {
+         d.batch = int64_t{1} << 40;
+         d.q_len = int64_t{1} << 30;
+       },
+       kInvalid, "overflows 64 bits"},
+      {"huge but not overflowing",
+       [](auto& d) {
+         d.q_len = int64_t{1} << 40;
+         d.kv_len = int64_t{1} << 40;
+       },
+       kInvalid, "overflows"},
       {"unknown dtype", [](auto& d) { d.dtype = 77; }, kInvalid, "dtype 77"},
       {"u8 is no attention dtype", [](auto& d) { d.dtype = SATTN_DTYPE_U8; }, kInvalid, "dtype"},
       {"unknown precision", [](auto& d) { d.precision = 9; }, kInvalid, "precision 9"},
@@ -73,31 +86,78 @@ TEST_CASE("heads, overflow, enums, flags and scales are checked", "[validation]"
 
 TEST_CASE("pattern parameters are checked for the pattern that uses them", "[validation]") {
   const std::vector<BadField> cases{
-      {"keep_ratio > 1", [](auto& d) { d.pattern = SATTN_PATTERN_BLOCK_TOPK; d.params.block_size = 16; d.params.keep_ratio = 1.5f; },
+      {"keep_ratio > 1",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_BLOCK_TOPK;
+         d.params.block_size = 16;
+         d.params.keep_ratio = 1.5f;
+       },
        kInvalid, "keep_ratio must be in (0, 1]"},
-      {"keep_ratio NaN", [](auto& d) { d.pattern = SATTN_PATTERN_BLOCK_TOPK; d.params.block_size = 16; d.params.keep_ratio = kNaN; },
+      {"keep_ratio NaN",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_BLOCK_TOPK;
+         d.params.block_size = 16;
+         d.params.keep_ratio = kNaN;
+       },
        kInvalid, "keep_ratio"},
       {"keep_ratio negative", [](auto& d) { d.params.keep_ratio = -0.1f; }, kInvalid, "keep_ratio"},
-      {"block_topk without ratio", [](auto& d) { d.pattern = SATTN_PATTERN_BLOCK_TOPK; d.params.block_size = 16; },
+      {"block_topk without ratio",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_BLOCK_TOPK;
+         d.params.block_size = 16;
+       },
        kInvalid, "keep_ratio in (0, 1] or params.topk_blocks"},
-      {"block_topk block 0", [](auto& d) { d.pattern = SATTN_PATTERN_BLOCK_TOPK; d.params.keep_ratio = 0.5f; }, kInvalid,
-       "block_topk needs params.block_size > 0, got 0"},
+      {"block_topk block 0",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_BLOCK_TOPK;
+         d.params.keep_ratio = 0.5f;
+       },
+       kInvalid, "block_topk needs params.block_size > 0, got 0"},
       {"block_local_global block 0", [](auto& d) { d.pattern = SATTN_PATTERN_BLOCK_LOCAL_GLOBAL; }, kInvalid,
        "block_local_global needs params.block_size > 0"},
-      {"block_mask block 0", [](auto& d) { d.pattern = SATTN_PATTERN_BLOCK_MASK; }, kInvalid, "block_mask needs params.block_size"},
+      {"block_mask block 0", [](auto& d) { d.pattern = SATTN_PATTERN_BLOCK_MASK; }, kInvalid,
+       "block_mask needs params.block_size"},
       {"negative block", [](auto& d) { d.params.block_size = -4; }, kInvalid, "params.block_size must be >= 0"},
-      {"N > M", [](auto& d) { d.pattern = SATTN_PATTERN_NM_STRUCTURED; d.params.nm_n = 5; d.params.nm_m = 4; }, kInvalid,
-       "nm_n <= nm_m, got N = 5 > M = 4"},
-      {"M 0", [](auto& d) { d.pattern = SATTN_PATTERN_NM_STRUCTURED; d.params.nm_n = 1; }, kInvalid, "nm_m >= 1"},
+      {"N > M",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_NM_STRUCTURED;
+         d.params.nm_n = 5;
+         d.params.nm_m = 4;
+       },
+       kInvalid, "nm_n <= nm_m, got N = 5 > M = 4"},
+      {"M 0",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_NM_STRUCTURED;
+         d.params.nm_n = 1;
+       },
+       kInvalid, "nm_m >= 1"},
       {"topk 0", [](auto& d) { d.pattern = SATTN_PATTERN_TOPK_PER_QUERY; }, kInvalid, "topk_k >= 1"},
-      {"odd buckets", [](auto& d) { d.pattern = SATTN_PATTERN_LSH; d.params.lsh_buckets = 7; }, kInvalid,
-       "even params.lsh_buckets"},
+      {"odd buckets",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_LSH;
+         d.params.lsh_buckets = 7;
+       },
+       kInvalid, "even params.lsh_buckets"},
       {"no buckets", [](auto& d) { d.pattern = SATTN_PATTERN_LSH; }, kInvalid, "lsh_buckets >= 2"},
-      {"landmark causal", [](auto& d) { d.pattern = SATTN_PATTERN_LANDMARK; d.params.num_landmarks = 4; d.flags = SATTN_FLAG_CAUSAL; },
+      {"landmark causal",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_LANDMARK;
+         d.params.num_landmarks = 4;
+         d.flags = SATTN_FLAG_CAUSAL;
+       },
        SATTN_ERROR_NOT_SUPPORTED, "not defined with causal"},
-      {"landmarks > kv_len", [](auto& d) { d.pattern = SATTN_PATTERN_LANDMARK; d.params.num_landmarks = 54; }, kInvalid,
-       "num_landmarks <= kv_len"},
-      {"dilation 0", [](auto& d) { d.pattern = SATTN_PATTERN_SLIDING_WINDOW; d.params.window_size = 2; d.params.dilation = 0; },
+      {"landmarks > kv_len",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_LANDMARK;
+         d.params.num_landmarks = 54;
+       },
+       kInvalid, "num_landmarks <= kv_len"},
+      {"dilation 0",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+         d.params.window_size = 2;
+         d.params.dilation = 0;
+       },
        kInvalid, "dilation >= 1"},
       {"wrap 2", [](auto& d) { d.params.wrap = 2; }, kInvalid, "params.wrap must be 0 or 1"},
       {"negative window", [](auto& d) { d.params.window_size = -1; }, kInvalid, "params.window_size must be >= 0"},
@@ -110,8 +170,8 @@ TEST_CASE("pattern parameters are checked for the pattern that uses them", "[val
 TEST_CASE("struct_size must be one this library knows", "[validation]") {
   const std::vector<BadField> cases{
       {"struct_size 0", [](auto& d) { d.struct_size = 0; }, kInvalid, "struct_size is 0"},
-      {"larger than known", [](auto& d) { d.struct_size = sizeof(sattn_attention_desc) + 8; }, SATTN_ERROR_VERSION_MISMATCH,
-       "newer header"},
+      {"larger than known", [](auto& d) { d.struct_size = sizeof(sattn_attention_desc) + 8; },
+       SATTN_ERROR_VERSION_MISMATCH, "newer header"},
       {"not a version's size", [](auto& d) { d.struct_size = 12; }, kInvalid, "not the size of any version"},
   };
   for (const auto& bad : cases) expect_rejected(bad);

@@ -28,7 +28,7 @@ TEST_CASE("fp16 conversions are exact where representable and round to nearest e
   CHECK(f16_to_float(0x3c00) == 1.0f);
   CHECK(f16_to_float(0x0001) == std::ldexp(1.0f, -24));
   CHECK(float_to_f16(65504.0f) == 0x7bff);
-  CHECK(float_to_f16(65520.0f) == 0x7c00);           // halfway to the next step rounds to infinity
+  CHECK(float_to_f16(65520.0f) == 0x7c00);                      // halfway to the next step rounds to infinity
   CHECK(float_to_f16(1.0f + std::ldexp(1.0f, -11)) == 0x3c00);  // tie to even
   CHECK(float_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3c02);
   CHECK(float_to_f16(std::ldexp(1.0f, -25)) == 0x0000);  // tie at the smallest subnormal goes to zero

@@ -42,7 +42,9 @@ std::vector<Case> cases_for(int32_t pattern) {
       sattn_pattern_params& p = d.params;
       std::vector<std::pair<std::string, sattn_pattern_params>> variants;
       switch (pattern) {
-        case SATTN_PATTERN_DENSE: variants.push_back({"", p}); break;
+        case SATTN_PATTERN_DENSE:
+          variants.push_back({"", p});
+          break;
         case SATTN_PATTERN_SLIDING_WINDOW:
           p.window_size = 3, p.block_size = 8, variants.push_back({"w3", p});
           p.dilation = 3, variants.push_back({"w3 d3", p});
@@ -76,7 +78,8 @@ std::vector<Case> cases_for(int32_t pattern) {
           p.lsh_buckets = 4, p.lsh_seed = 7, p.block_size = 16, variants.push_back({"nb4", p});
           p.lsh_buckets = 2, p.lsh_seed = 123456789, variants.push_back({"nb2", p});
           break;
-        default: break;
+        default:
+          break;
       }
       for (auto& [label, params] : variants) {
         sattn_attention_desc v = d;
@@ -152,7 +155,8 @@ void check_layout(const Case& c, uint32_t seed) {
           const bool got = layout_keeps(*layout, b, hq, i, j, mask);
           kept += want;
           if (want != got && mismatches++ < 5)
-            FAIL_CHECK("b" << b << " hq" << hq << " i" << i << " j" << j << ": reference " << want << ", layout " << got);
+            FAIL_CHECK("b" << b << " hq" << hq << " i" << i << " j" << j << ": reference " << want << ", layout "
+                           << got);
         }
   REQUIRE(mismatches == 0);
   CHECK(layout->kept_pairs == kept);
@@ -163,7 +167,8 @@ void check_layout(const Case& c, uint32_t seed) {
     for (int64_t hq = 0; hq < d.num_q_heads; ++hq)
       for (int64_t qt = 0; qt < g.num_q_tiles; ++qt) {
         const int64_t row = layout->row_index(b, hq, qt);
-        for (int64_t n = layout->row_ptr[static_cast<size_t>(row)]; n < layout->row_ptr[static_cast<size_t>(row) + 1]; ++n) {
+        for (int64_t n = layout->row_ptr[static_cast<size_t>(row)]; n < layout->row_ptr[static_cast<size_t>(row) + 1];
+             ++n) {
           const int64_t kt = layout->cols[static_cast<size_t>(n)];
           int64_t tile_kept = 0;
           for (int64_t i = g.q_begin(qt); i < g.q_end(qt); ++i)
@@ -180,8 +185,12 @@ void check_layout(const Case& c, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("layouts match the brute-force kept sets of every pattern", "[layout]") {
-  const int32_t patterns[] = {SATTN_PATTERN_DENSE,          SATTN_PATTERN_SLIDING_WINDOW, SATTN_PATTERN_BLOCK_TOPK,
-                              SATTN_PATTERN_BLOCK_LOCAL_GLOBAL, SATTN_PATTERN_NM_STRUCTURED, SATTN_PATTERN_TOPK_PER_QUERY,
+  const int32_t patterns[] = {SATTN_PATTERN_DENSE,
+                              SATTN_PATTERN_SLIDING_WINDOW,
+                              SATTN_PATTERN_BLOCK_TOPK,
+                              SATTN_PATTERN_BLOCK_LOCAL_GLOBAL,
+                              SATTN_PATTERN_NM_STRUCTURED,
+                              SATTN_PATTERN_TOPK_PER_QUERY,
                               SATTN_PATTERN_LSH};
   uint32_t seed = 1;
   for (const int32_t pattern : patterns)
@@ -200,7 +209,12 @@ TEST_CASE("block_mask layouts list exactly the caller's blocks, then causal", "[
       std::vector<uint8_t> blocks(static_cast<size_t>(2 * mask_heads * nq * nk));
       std::mt19937 rng(5);
       for (auto& x : blocks) x = static_cast<uint8_t>(rng() % 3 == 0 ? (rng() % 255) + 1 : 0);
-      sattn_tensor m{blocks.data(), SATTN_DEVICE_CPU, 0, SATTN_DTYPE_U8, 4, {2, mask_heads, nq, nk},
+      sattn_tensor m{blocks.data(),
+                     SATTN_DEVICE_CPU,
+                     0,
+                     SATTN_DTYPE_U8,
+                     4,
+                     {2, mask_heads, nq, nk},
                      {mask_heads * nq * nk, nq * nk, nk, 1}};
       t.args.block_mask = &m;
       const auto layout = sattn::make_layout(problem, &t.args, 1);

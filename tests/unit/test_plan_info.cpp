@@ -74,7 +74,8 @@ TEST_CASE("one plan runs from several threads at once", "[plan][threads]") {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
-      for (int repeat = 0; repeat < 3; ++repeat) statuses[static_cast<size_t>(t)] = test::run(plan, problems[static_cast<size_t>(t)].args);
+      for (int repeat = 0; repeat < 3; ++repeat)
+        statuses[static_cast<size_t>(t)] = test::run(plan, problems[static_cast<size_t>(t)].args);
     });
   for (auto& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) {

@@ -40,23 +40,24 @@ TEST_CASE("broken plugins are refused with a message", "[plugins]") {
   const int32_t before = sattn_backend_count();
   test::require_status(sattn_backend_load(plugin("does-not-exist.so").c_str()), SATTN_ERROR_BACKEND_UNAVAILABLE,
                        "cannot load plugin");
-  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-wrong_abi.so").c_str()), SATTN_ERROR_VERSION_MISMATCH,
-                       "implements backend ABI version 999");
-  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-no_entry.so").c_str()), SATTN_ERROR_BACKEND_UNAVAILABLE,
-                       "does not export sattn_backend_entry_v1");
-  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-null_ops.so").c_str()), SATTN_ERROR_BACKEND_UNAVAILABLE,
-                       "returned NULL");
-  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-missing_fn.so").c_str()), SATTN_ERROR_BACKEND_UNAVAILABLE,
-                       "leaves functions NULL");
-  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-duplicate_name.so").c_str()), SATTN_ERROR_INVALID_ARGUMENT,
-                       "'cpu', a name already taken");
+  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-wrong_abi.so").c_str()),
+                       SATTN_ERROR_VERSION_MISMATCH, "implements backend ABI version 999");
+  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-no_entry.so").c_str()),
+                       SATTN_ERROR_BACKEND_UNAVAILABLE, "does not export sattn_backend_entry_v1");
+  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-null_ops.so").c_str()),
+                       SATTN_ERROR_BACKEND_UNAVAILABLE, "returned NULL");
+  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-missing_fn.so").c_str()),
+                       SATTN_ERROR_BACKEND_UNAVAILABLE, "leaves functions NULL");
+  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-duplicate_name.so").c_str()),
+                       SATTN_ERROR_INVALID_ARGUMENT, "'cpu', a name already taken");
   test::require_status(sattn_backend_load(""), SATTN_ERROR_INVALID_ARGUMENT, "plugin path is empty");
   REQUIRE(sattn_backend_count() == before);
 }
 
 TEST_CASE("a good plugin registers, is chosen by name and computes through the layout", "[plugins]") {
   REQUIRE(sattn_backend_load(plugin("libsattn-backend-test-naive.so").c_str()) == SATTN_OK);
-  REQUIRE(sattn_backend_load(plugin("libsattn-backend-test-naive.so").c_str()) == SATTN_OK);  // loading twice is a no-op
+  REQUIRE(sattn_backend_load(plugin("libsattn-backend-test-naive.so").c_str()) ==
+          SATTN_OK);  // loading twice is a no-op
   const int32_t index = find_backend("naive");
   REQUIRE(index >= 0);
   sattn_backend_info info = SATTN_BACKEND_INFO_INIT;

@@ -45,7 +45,8 @@ TEST_CASE("tensors must match the plan", "[run_args]") {
     q.shape[2] = 36;
     sattn_run_args args = p.args;
     args.q = &q;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "q has shape [2, 4, 36, 16] but the plan expects [2, 4, 37, 16]");
+    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT,
+                        "q has shape [2, 4, 36, 16] but the plan expects [2, 4, 37, 16]");
   }
   SECTION("wrong dtype") {
     sattn_tensor o = p.o.view;
@@ -138,7 +139,8 @@ TEST_CASE("block masks are checked against the plan", "[run_args]") {
   m.shape[1] = 1;  // one mask shared by every head is fine too
   test::require_status(test::run(f.plan, args), SATTN_OK, "");
   m.shape[3] = 5;  // more key blocks than kv_len has
-  expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "block_mask has shape [2, 1, 3, 5] but the plan expects [2, 1, 3, 4]");
+  expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT,
+                      "block_mask has shape [2, 1, 3, 5] but the plan expects [2, 1, 3, 4]");
   m.shape[3] = 4;
   m.shape[1] = 3;  // neither 1 nor num_q_heads
   expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "block_mask has shape [2, 3, 3, 4]");

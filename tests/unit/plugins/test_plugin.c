@@ -26,7 +26,10 @@ static sattn_status naive_supports(const sattn_problem* problem) {
 }
 
 /* Far more expensive than the cpu backend, so it is only chosen by name. */
-static double naive_cost(const sattn_problem* problem) { (void)problem; return 1e30; }
+static double naive_cost(const sattn_problem* problem) {
+  (void)problem;
+  return 1e30;
+}
 
 static sattn_status naive_plan_create(const sattn_problem* problem, void** state) {
   sattn_problem* copy = (sattn_problem*)malloc(sizeof *copy);
@@ -37,8 +40,14 @@ static sattn_status naive_plan_create(const sattn_problem* problem, void** state
 }
 
 static void naive_plan_destroy(void* state) { free(state); }
-static const char* naive_kernel_name(const void* state) { (void)state; return "naive_dense_c"; }
-static size_t naive_workspace_size(const void* state) { (void)state; return 0; }
+static const char* naive_kernel_name(const void* state) {
+  (void)state;
+  return "naive_dense_c";
+}
+static size_t naive_workspace_size(const void* state) {
+  (void)state;
+  return 0;
+}
 
 static sattn_status naive_can_implement(const void* state, const sattn_run_args* args) {
   (void)state;
@@ -54,17 +63,20 @@ static const float* row_of(const sattn_tensor* t, int64_t b, int64_t h, int64_t 
 }
 
 /* Not static: the PLUGIN_MISSING_FN variant leaves it unused. */
-sattn_status naive_run(const void* state, const sattn_run_args* args, const sattn_layout* layout,
-                              void* workspace, size_t workspace_bytes, void* stream, sattn_run_counters* counters) {
+sattn_status naive_run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
+                       size_t workspace_bytes, void* stream, sattn_run_counters* counters) {
   const sattn_problem* problem = (const sattn_problem*)state;
   const sattn_attention_desc* d = &problem->desc;
   const int64_t group = d->num_q_heads / d->num_kv_heads;
   sattn_layout_view view;
   uint8_t* mask = (uint8_t*)malloc((size_t)(problem->tile_k > 0 ? problem->tile_k : 1));
   float* scores = (float*)malloc(sizeof(float) * (size_t)d->kv_len);
-  (void)workspace; (void)workspace_bytes; (void)stream;
+  (void)workspace;
+  (void)workspace_bytes;
+  (void)stream;
   if (mask == NULL || scores == NULL) {
-    free(mask); free(scores);
+    free(mask);
+    free(scores);
     return SATTN_ERROR_OUT_OF_MEMORY;
   }
   host->get_layout_view(layout, &view);
@@ -72,7 +84,8 @@ sattn_status naive_run(const void* state, const sattn_run_args* args, const satt
     for (int64_t hq = 0; hq < d->num_q_heads; ++hq)
       for (int64_t i = 0; i < d->q_len; ++i) {
         const int64_t qt = i / view.tile_q;
-        const int64_t row = ((view.batches == 1 ? 0 : b) * view.heads + (view.heads == 1 ? 0 : hq)) * view.num_q_tiles + qt;
+        const int64_t row =
+            ((view.batches == 1 ? 0 : b) * view.heads + (view.heads == 1 ? 0 : hq)) * view.num_q_tiles + qt;
         const float* q = row_of(args->q, b, hq, i);
         float* o = (float*)args->o->data + b * args->o->strides[0] + hq * args->o->strides[1] + i * args->o->strides[2];
         float max_score = -INFINITY, denominator = 0.0f;
@@ -141,7 +154,7 @@ sattn_backend_ops ops = {
 
 #ifndef PLUGIN_NO_ENTRY
 __attribute__((visibility("default"))) const sattn_backend_ops* sattn_backend_entry_v1(uint32_t abi,
-                                                                                     const sattn_host_api* api) {
+                                                                                       const sattn_host_api* api) {
   if (abi != SATTN_BACKEND_ABI_VERSION) return NULL;
   host = api;
 #ifdef PLUGIN_NULL_OPS
