@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ struct Problem {
     args.v = &v.view;
     args.o = &o.view;
   }
+  // args points into this object: copies or moves would leave it pointing at the old tensors.
+  Problem(const Problem&) = delete;
+  Problem& operator=(const Problem&) = delete;
 };
 
 inline void require_status(sattn_status got, sattn_status expected, const std::string& message_part) {

@@ -2,6 +2,7 @@
 // backend override through SATTN_BACKEND, and one plan run concurrently from several threads.
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <thread>
 
 #include "api_helpers.hpp"
@@ -62,25 +63,26 @@ TEST_CASE("one plan runs from several threads at once", "[plan][threads]") {
   sattn_plan* plan = nullptr;
   REQUIRE(test::create(d, &plan) == SATTN_OK);
   constexpr int kThreads = 4;
-  std::vector<test::Problem> problems;
-  for (int t = 0; t < kThreads; ++t) problems.emplace_back(d, 100u + 10u * static_cast<uint32_t>(t));
+  std::vector<std::unique_ptr<test::Problem>> problems;
+  for (int t = 0; t < kThreads; ++t)
+    problems.push_back(std::make_unique<test::Problem>(d, 100u + 10u * static_cast<uint32_t>(t)));
   std::vector<std::vector<float>> serial;
   for (auto& p : problems) {
-    REQUIRE(test::run(plan, p.args) == SATTN_OK);
-    serial.push_back(p.o.data);
-    std::fill(p.o.data.begin(), p.o.data.end(), 0.0f);
+    REQUIRE(test::run(plan, p->args) == SATTN_OK);
+    serial.push_back(p->o.data);
+    std::fill(p->o.data.begin(), p->o.data.end(), 0.0f);
   }
   std::vector<sattn_status> statuses(kThreads, SATTN_ERROR_INTERNAL);
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([&, t] {
       for (int repeat = 0; repeat < 3; ++repeat)
-        statuses[static_cast<size_t>(t)] = test::run(plan, problems[static_cast<size_t>(t)].args);
+        statuses[static_cast<size_t>(t)] = test::run(plan, problems[static_cast<size_t>(t)]->args);
     });
   for (auto& thread : threads) thread.join();
   for (int t = 0; t < kThreads; ++t) {
     REQUIRE(statuses[static_cast<size_t>(t)] == SATTN_OK);
-    REQUIRE(problems[static_cast<size_t>(t)].o.data == serial[static_cast<size_t>(t)]);  // bit-identical
+    REQUIRE(problems[static_cast<size_t>(t)]->o.data == serial[static_cast<size_t>(t)]);  // bit-identical
   }
   sattn_plan_stats stats = SATTN_PLAN_STATS_INIT;
   REQUIRE(sattn_plan_get_stats(plan, &stats) == SATTN_OK);
