@@ -4,7 +4,7 @@
 
 #include "core/parallel.hpp"
 #include "layout/rules.hpp"
-#include "layout/splitmix.hpp"
+#include "core/splitmix.hpp"
 
 namespace sattn {
 namespace {

@@ -18,19 +18,24 @@ Accuracy compare_outputs(std::span<const float> tested, std::span<const float> e
     accuracy.max_abs_error = std::max(accuracy.max_abs_error, error);
     accuracy.max_abs_reference = std::max(accuracy.max_abs_reference, std::fabs(reference));
   }
-  accuracy.relative_error = accuracy.max_abs_reference > 0.0 ? accuracy.max_abs_error / accuracy.max_abs_reference
-                                                             : accuracy.max_abs_error;
+  accuracy.relative_error =
+      accuracy.max_abs_reference > 0.0 ? accuracy.max_abs_error / accuracy.max_abs_reference : accuracy.max_abs_error;
   return accuracy;
 }
 
 double tolerance_for_precision(int32_t precision) {
   switch (precision) {
-    case SATTN_PRECISION_FP32: return 1e-4;
+    case SATTN_PRECISION_FP32:
+      return 1e-4;
     case SATTN_PRECISION_BF16:
-    case SATTN_PRECISION_FP16: return 2e-2;
-    case SATTN_PRECISION_INT8: return 5e-2;
-    case SATTN_PRECISION_INT4: return 1.5e-1;
-    default: return 0.0;  // an unknown precision cannot pass
+    case SATTN_PRECISION_FP16:
+      return 2e-2;
+    case SATTN_PRECISION_INT8:
+      return 5e-2;
+    case SATTN_PRECISION_INT4:
+      return 1.5e-1;
+    default:
+      return 0.0;  // an unknown precision cannot pass
   }
 }
 

@@ -33,10 +33,13 @@ Problems:
     lk (kv_len), d (head_dim), dv (head_dim_v). lq and d are required; b and hq default to 1, hk to hq, lk to lq,
     dv to d. Each is also accepted as key=value by either name (hq=8 or num_q_heads=8).
   Descriptor fields (sattn_attention_desc):
-    pattern=NAME         )" + sattn_tools::accepted_pattern_names() + R"(
+    pattern=NAME         )" +
+         sattn_tools::accepted_pattern_names() + R"(
                          (sliding_global is sliding_window, bsr is block_topk; default auto)
-    precision=NAME       )" + sattn_tools::accepted_precision_names() + R"( (default fp32)
-    dtype=NAME           of Q, K, V and O: )" + sattn_tools::accepted_dtype_names() + R"( (default f32)
+    precision=NAME       )" +
+         sattn_tools::accepted_precision_names() + R"( (default fp32)
+    dtype=NAME           of Q, K, V and O: )" +
+         sattn_tools::accepted_dtype_names() + R"( (default f32)
     scale=X              softmax scale (default 0 = 1/sqrt(head_dim))
     causal, want_lse     the flags; or flags=causal|want_lse, or flags=N
   Pattern parameters (sattn_pattern_params, SPEC.md says what each means; unset ones keep the header defaults):

@@ -4,19 +4,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "float_formats.hpp"
+#include "core/half.hpp"
+#include "core/splitmix.hpp"
 
 namespace sattn_bench {
-
-uint64_t SplitMix64::next() {
-  state_ += 0x9E3779B97F4A7C15ull;
-  uint64_t z = state_;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-float SplitMix64::next_unit() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
 
 HostTensor::HostTensor(int32_t dtype, std::initializer_list<int64_t> shape) {
   if (shape.size() > 4) throw std::invalid_argument("sattn tensors have at most 4 dimensions");
@@ -38,11 +29,15 @@ HostTensor::HostTensor(int32_t dtype, std::initializer_list<int64_t> shape) {
 
 size_t HostTensor::element_bytes() const {
   switch (view_.dtype) {
-    case SATTN_DTYPE_F32: return 4;
+    case SATTN_DTYPE_F32:
+      return 4;
     case SATTN_DTYPE_F16:
-    case SATTN_DTYPE_BF16: return 2;
-    case SATTN_DTYPE_U8: return 1;
-    default: throw std::invalid_argument("sattn-bench cannot store dtype " + std::to_string(view_.dtype));
+    case SATTN_DTYPE_BF16:
+      return 2;
+    case SATTN_DTYPE_U8:
+      return 1;
+    default:
+      throw std::invalid_argument("sattn-bench cannot store dtype " + std::to_string(view_.dtype));
   }
 }
 
@@ -55,11 +50,12 @@ float HostTensor::get(int64_t index) const {
       std::memcpy(&value, element, sizeof value);
       return value;
     }
-    case SATTN_DTYPE_U8: return static_cast<float>(std::to_integer<uint8_t>(*element));
+    case SATTN_DTYPE_U8:
+      return static_cast<float>(std::to_integer<uint8_t>(*element));
     default: {
       uint16_t bits = 0;
       std::memcpy(&bits, element, sizeof bits);
-      return view_.dtype == SATTN_DTYPE_F16 ? f16_to_float(bits) : bf16_to_float(bits);
+      return view_.dtype == SATTN_DTYPE_F16 ? sattn::f16_to_float(bits) : sattn::bf16_to_float(bits);
     }
   }
 }
@@ -67,17 +63,21 @@ float HostTensor::get(int64_t index) const {
 void HostTensor::set(int64_t index, float value) {
   std::byte* element = storage_.data() + static_cast<size_t>(index) * element_bytes();
   switch (view_.dtype) {
-    case SATTN_DTYPE_F32: std::memcpy(element, &value, sizeof value); break;
-    case SATTN_DTYPE_U8: *element = static_cast<std::byte>(static_cast<uint8_t>(value)); break;
+    case SATTN_DTYPE_F32:
+      std::memcpy(element, &value, sizeof value);
+      break;
+    case SATTN_DTYPE_U8:
+      *element = static_cast<std::byte>(static_cast<uint8_t>(value));
+      break;
     default: {
-      const uint16_t bits = view_.dtype == SATTN_DTYPE_F16 ? float_to_f16(value) : float_to_bf16(value);
+      const uint16_t bits = view_.dtype == SATTN_DTYPE_F16 ? sattn::float_to_f16(value) : sattn::float_to_bf16(value);
       std::memcpy(element, &bits, sizeof bits);
     }
   }
 }
 
 void HostTensor::fill_uniform(uint64_t seed, float low, float high) {
-  SplitMix64 generator(seed);
+  sattn::SplitMix64 generator(seed);
   for (int64_t index = 0; index < element_count_; ++index) {
     set(index, low + (high - low) * generator.next_unit());
   }

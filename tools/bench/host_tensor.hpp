@@ -37,16 +37,4 @@ class HostTensor {
   AlignedBuffer storage_;
 };
 
-// SplitMix64 (as SPEC.md defines it): small, fast, and the same sequence on every platform.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next();
-  // Uniform in [0, 1) with 24 random bits, exact in float.
-  float next_unit();
-
- private:
-  uint64_t state_;
-};
-
 }  // namespace sattn_bench

@@ -14,8 +14,8 @@ void write_desc(JsonWriter& json, const Problem& problem) {
   const sattn_attention_desc& desc = problem.desc;
   json.begin_object();
   const std::pair<const char*, int64_t> shape[] = {
-      {"batch", desc.batch},   {"num_q_heads", desc.num_q_heads}, {"num_kv_heads", desc.num_kv_heads},
-      {"q_len", desc.q_len},   {"kv_len", desc.kv_len},           {"head_dim", desc.head_dim},
+      {"batch", desc.batch},           {"num_q_heads", desc.num_q_heads}, {"num_kv_heads", desc.num_kv_heads},
+      {"q_len", desc.q_len},           {"kv_len", desc.kv_len},           {"head_dim", desc.head_dim},
       {"head_dim_v", desc.head_dim_v},
   };
   for (const auto& [name, value] : shape) {

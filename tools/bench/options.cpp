@@ -32,9 +32,12 @@ Mode parse_mode(std::string_view text) {
 
 std::string mode_name(Mode mode) {
   switch (mode) {
-    case Mode::perf: return "perf";
-    case Mode::corr: return "corr";
-    case Mode::both: return "both";
+    case Mode::perf:
+      return "perf";
+    case Mode::corr:
+      return "corr";
+    case Mode::both:
+      return "both";
   }
   return "?";
 }
@@ -62,8 +65,8 @@ Options parse_options(int argc, char** argv) {
       options.show_help = true;
       continue;
     }
-    if (!has_value || value.empty()) throw UsageError("option '" + std::string(argument) + "' needs a value: " +
-                                                      std::string(name) + "=VALUE");
+    if (!has_value || value.empty())
+      throw UsageError("option '" + std::string(argument) + "' needs a value: " + std::string(name) + "=VALUE");
     if (name == "--mode") {
       options.mode = parse_mode(value);
       mode_given = true;

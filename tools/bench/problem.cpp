@@ -31,8 +31,8 @@ constexpr std::array kShapeFields{
     ShapeField{"dv", "head_dim_v", &sattn_attention_desc::head_dim_v},
 };
 
-using ParamMember = std::variant<int64_t sattn_pattern_params::*, float sattn_pattern_params::*,
-                                 uint64_t sattn_pattern_params::*>;
+using ParamMember =
+    std::variant<int64_t sattn_pattern_params::*, float sattn_pattern_params::*, uint64_t sattn_pattern_params::*>;
 struct ParamField {
   std::string_view name;  // the sattn_pattern_params field name
   ParamMember member;
@@ -166,12 +166,12 @@ class ProblemParser {
       set_shape_field(*field, value);
     } else if (key == "pattern") {
       mark_given(key);
-      desc.pattern = enum_value(key, value, sattn_tools::pattern_from_name(value),
-                                sattn_tools::accepted_pattern_names());
+      desc.pattern =
+          enum_value(key, value, sattn_tools::pattern_from_name(value), sattn_tools::accepted_pattern_names());
     } else if (key == "precision") {
       mark_given(key);
-      desc.precision = enum_value(key, value, sattn_tools::precision_from_name(value),
-                                  sattn_tools::accepted_precision_names());
+      desc.precision =
+          enum_value(key, value, sattn_tools::precision_from_name(value), sattn_tools::accepted_precision_names());
     } else if (key == "dtype") {
       mark_given(key);
       desc.dtype = enum_value(key, value, sattn_tools::dtype_from_name(value), sattn_tools::accepted_dtype_names());

@@ -1,5 +1,7 @@
 #include "problem_data.hpp"
 
+#include "core/splitmix.hpp"
+
 #include <algorithm>
 
 namespace sattn_bench {
@@ -9,7 +11,7 @@ enum class TensorRole : uint64_t { q = 1, k = 2, v = 3, block_mask = 4 };
 
 // Independent streams per tensor from one user seed.
 uint64_t role_seed(uint64_t seed, TensorRole role) {
-  return SplitMix64(seed ^ (static_cast<uint64_t>(role) * 0xD1B54A32D192ED03ull)).next();
+  return sattn::SplitMix64(seed ^ (static_cast<uint64_t>(role) * 0xD1B54A32D192ED03ull)).next();
 }
 
 int64_t ceil_div(int64_t numerator, int64_t denominator) { return (numerator + denominator - 1) / denominator; }
@@ -22,7 +24,7 @@ HostTensor make_block_mask(const Problem& problem, uint64_t seed) {
   const int64_t query_blocks = ceil_div(desc.q_len, block);
   const int64_t key_blocks = ceil_div(desc.kv_len, block);
   HostTensor mask(SATTN_DTYPE_U8, {desc.batch, 1, query_blocks, key_blocks});
-  SplitMix64 generator(role_seed(seed, TensorRole::block_mask));
+  sattn::SplitMix64 generator(role_seed(seed, TensorRole::block_mask));
   for (int64_t batch = 0; batch < desc.batch; ++batch) {
     for (int64_t query_block = 0; query_block < query_blocks; ++query_block) {
       const int64_t last_row = std::min(query_block * block + block - 1, desc.q_len - 1);

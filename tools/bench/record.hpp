@@ -33,8 +33,8 @@ struct PerformanceResult {
   int64_t kept_pairs = 0;
   bool kept_pairs_measured = true;  // false: the backend has no counter; estimated from the plan's density
   double density = 0.0;
-  double flops = 0.0;   // per run, kept pairs only
-  double tflops = 0.0;  // flops / median
+  double flops = 0.0;         // per run, kept pairs only
+  double tflops = 0.0;        // flops / median
   double dense_median = 0.0;  // NaN when the dense problem could not run
   double speedup = 0.0;       // dense_median / median
   std::string dense_note;     // why there is no dense time

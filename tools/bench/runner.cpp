@@ -23,9 +23,12 @@ bool is_unsupported(sattn_status status) {
 // are each rounded: they may differ by one unit in the last place (relative 2^-7 for bf16, 2^-10 for f16).
 double output_rounding_floor(int32_t dtype) {
   switch (dtype) {
-    case SATTN_DTYPE_BF16: return 0x1.0p-7;
-    case SATTN_DTYPE_F16: return 0x1.0p-10;
-    default: return 0.0;
+    case SATTN_DTYPE_BF16:
+      return 0x1.0p-7;
+    case SATTN_DTYPE_F16:
+      return 0x1.0p-10;
+    default:
+      return 0.0;
   }
 }
 
@@ -46,11 +49,16 @@ Problem dense_variant(const Problem& problem) {
 
 std::string verdict_name(Verdict verdict) {
   switch (verdict) {
-    case Verdict::pass: return "PASS";
-    case Verdict::fail: return "FAIL";
-    case Verdict::ok: return "OK";
-    case Verdict::unsupported: return "UNSUPPORTED";
-    case Verdict::error: return "ERROR";
+    case Verdict::pass:
+      return "PASS";
+    case Verdict::fail:
+      return "FAIL";
+    case Verdict::ok:
+      return "OK";
+    case Verdict::unsupported:
+      return "UNSUPPORTED";
+    case Verdict::error:
+      return "ERROR";
   }
   return "?";
 }
@@ -108,8 +116,8 @@ CorrectnessResult BenchRunner::check_correctness(const Problem& problem, Plan& p
   const PlanDetails reference_details = reference.details();
   if (reference_details.backend != kReferenceBackend) {
     throw SattnError(SATTN_ERROR_BACKEND_UNAVAILABLE, "the exact reference ran on backend '" +
-                                                          reference_details.backend + "', not '" +
-                                                          kReferenceBackend + "' (is $SATTN_BACKEND set?)");
+                                                          reference_details.backend + "', not '" + kReferenceBackend +
+                                                          "' (is $SATTN_BACKEND set?)");
   }
   if (reference_details.pattern != exact_desc.pattern) {
     throw SattnError(SATTN_ERROR_INTERNAL, "the exact reference ran pattern " +

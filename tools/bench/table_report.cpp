@@ -33,11 +33,21 @@ Summary summarize(const std::vector<ProblemRecord>& records) {
   Summary summary;
   for (const ProblemRecord& record : records) {
     switch (record.verdict) {
-      case Verdict::pass: ++summary.passed; break;
-      case Verdict::fail: ++summary.failed; break;
-      case Verdict::ok: ++summary.timed; break;
-      case Verdict::unsupported: ++summary.unsupported; break;
-      case Verdict::error: ++summary.errors; break;
+      case Verdict::pass:
+        ++summary.passed;
+        break;
+      case Verdict::fail:
+        ++summary.failed;
+        break;
+      case Verdict::ok:
+        ++summary.timed;
+        break;
+      case Verdict::unsupported:
+        ++summary.unsupported;
+        break;
+      case Verdict::error:
+        ++summary.errors;
+        break;
     }
   }
   return summary;
@@ -49,12 +59,14 @@ void print_table_header(std::ostream& out, const Machine& machine, const Options
       << (options.threads > 0 ? std::to_string(options.threads) : std::string("all")) << ", seed " << options.seed
       << ", reps " << (options.reps > 0 ? std::to_string(options.reps) : std::string("auto")) << "\n"
       << "machine: " << machine.cpu_model << ", " << machine.logical_cpus << " logical CPUs\n"
-      << problem_count << (problem_count == 1 ? " problem" : " problems") << (options.default_set ? " (the default set)" : "")
-      << "\n\n"
-      << std::setw(3) << "#" << "  " << std::left << std::setw(11) << "result" << std::right << std::setw(8)
-      << "rel.err" << std::setw(8) << "tol" << std::setw(11) << "time(ms)" << std::setw(9) << "TFLOP/s"
-      << std::setw(8) << "density" << std::setw(8) << "speedup" << "  " << std::left << std::setw(kWhereWidth)
-      << "backend:kernel" << "  problem" << std::right << "\n";
+      << problem_count << (problem_count == 1 ? " problem" : " problems")
+      << (options.default_set ? " (the default set)" : "") << "\n\n"
+      << std::setw(3) << "#"
+      << "  " << std::left << std::setw(11) << "result" << std::right << std::setw(8) << "rel.err" << std::setw(8)
+      << "tol" << std::setw(11) << "time(ms)" << std::setw(9) << "TFLOP/s" << std::setw(8) << "density" << std::setw(8)
+      << "speedup"
+      << "  " << std::left << std::setw(kWhereWidth) << "backend:kernel"
+      << "  problem" << std::right << "\n";
 }
 
 void print_table_row(std::ostream& out, const ProblemRecord& record) {
@@ -81,9 +93,10 @@ void print_table_row(std::ostream& out, const ProblemRecord& record) {
 
 void print_summary(std::ostream& out, const std::vector<ProblemRecord>& records, double total_seconds) {
   const Summary summary = summarize(records);
-  out << "\n" << records.size() << (records.size() == 1 ? " problem: " : " problems: ") << summary.passed << " passed, " << summary.failed << " failed, "
-      << summary.timed << " timed only, " << summary.unsupported << " unsupported, " << summary.errors
-      << " errors; " << fixed(total_seconds, 1) << " s\n";
+  out << "\n"
+      << records.size() << (records.size() == 1 ? " problem: " : " problems: ") << summary.passed << " passed, "
+      << summary.failed << " failed, " << summary.timed << " timed only, " << summary.unsupported << " unsupported, "
+      << summary.errors << " errors; " << fixed(total_seconds, 1) << " s\n";
 }
 
 }  // namespace sattn_bench

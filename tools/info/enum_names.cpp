@@ -32,14 +32,13 @@ constexpr std::array kPatterns{
 constexpr std::array kPrecisions{
     NamedValue{SATTN_PRECISION_FP32, "fp32"}, NamedValue{SATTN_PRECISION_BF16, "bf16"},
     NamedValue{SATTN_PRECISION_FP16, "fp16"}, NamedValue{SATTN_PRECISION_INT8, "int8"},
-    NamedValue{SATTN_PRECISION_INT4, "int4"},  NamedValue{SATTN_PRECISION_FP32, "f32"},
+    NamedValue{SATTN_PRECISION_INT4, "int4"}, NamedValue{SATTN_PRECISION_FP32, "f32"},
     NamedValue{SATTN_PRECISION_FP16, "f16"},
 };
 
 constexpr std::array kDtypes{
-    NamedValue{SATTN_DTYPE_F32, "f32"},   NamedValue{SATTN_DTYPE_F16, "f16"},
-    NamedValue{SATTN_DTYPE_BF16, "bf16"}, NamedValue{SATTN_DTYPE_U8, "u8"},
-    NamedValue{SATTN_DTYPE_F32, "fp32"},  NamedValue{SATTN_DTYPE_F16, "fp16"},
+    NamedValue{SATTN_DTYPE_F32, "f32"}, NamedValue{SATTN_DTYPE_F16, "f16"},  NamedValue{SATTN_DTYPE_BF16, "bf16"},
+    NamedValue{SATTN_DTYPE_U8, "u8"},   NamedValue{SATTN_DTYPE_F32, "fp32"}, NamedValue{SATTN_DTYPE_F16, "fp16"},
 };
 
 constexpr std::array kDeviceTypes{

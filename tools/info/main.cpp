@@ -41,13 +41,13 @@ bool read_backends(std::vector<BackendEntry>& entries) {
     sattn_backend_info info = SATTN_BACKEND_INFO_INIT;
     const sattn_status status = sattn_backend_get_info(index, &info);
     if (status != SATTN_OK) {
-      std::cerr << "sattn-info: sattn_backend_get_info(" << index << ") failed: " << sattn_status_string(status)
-                << ": " << sattn_last_error() << "\n";
+      std::cerr << "sattn-info: sattn_backend_get_info(" << index << ") failed: " << sattn_status_string(status) << ": "
+                << sattn_last_error() << "\n";
       return false;
     }
-    entries.push_back(BackendEntry{text_or_empty(info.name), text_or_empty(info.description),
-                                   text_or_empty(info.path), info.available != 0, info.is_plugin != 0,
-                                   info.device_type, info.pattern_mask, info.precision_mask});
+    entries.push_back(BackendEntry{text_or_empty(info.name), text_or_empty(info.description), text_or_empty(info.path),
+                                   info.available != 0, info.is_plugin != 0, info.device_type, info.pattern_mask,
+                                   info.precision_mask});
   }
   return true;
 }
@@ -64,7 +64,8 @@ void print_text(const std::vector<BackendEntry>& backends) {
             << (loaded_library_is_compatible() ? "" : "  ** INCOMPATIBLE with this header **") << "\n";
   std::cout << backends.size() << (backends.size() == 1 ? " backend" : " backends") << "\n";
   for (const BackendEntry& backend : backends) {
-    std::cout << "\n" << backend.name << ": " << backend.description << "\n"
+    std::cout << "\n"
+              << backend.name << ": " << backend.description << "\n"
               << "  available:  " << (backend.available ? "yes" : "no") << "\n"
               << "  origin:     " << (backend.is_plugin ? "plugin " + backend.path : std::string("built in")) << "\n"
               << "  device:     " << sattn_tools::device_type_name(backend.device_type) << "\n"

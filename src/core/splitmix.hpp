@@ -1,4 +1,5 @@
 // SplitMix64, the generator SPEC.md fixes for the LSH projection so every implementation draws the same matrix.
+// Header-only so tools (sattn-bench's inputs) share it without linking the core's internals.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,8 @@ class SplitMix64 {
   }
   // (z >> 40) * 2^-23 - 1: uniform on [-1, 1) with 24 bits.
   float next_symmetric() { return static_cast<float>(next() >> 40) * 0x1p-23f - 1.0f; }
+  // Uniform on [0, 1) with 24 bits, exact in float.
+  float next_unit() { return static_cast<float>(next() >> 40) * 0x1p-24f; }
 
  private:
   uint64_t state_;
