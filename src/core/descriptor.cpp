@@ -130,7 +130,9 @@ void validate_pattern_params(const sattn_attention_desc& d) {
       break;
     case SATTN_PATTERN_SLIDING_WINDOW:
       require(p.dilation >= 1, "sliding_window needs params.dilation >= 1, got ", p.dilation);
-      checked_mul(p.window_size, p.dilation, "params.window_size * params.dilation");
+      // Beyond 2^60 a window covers any sequence anyway; the bound keeps position arithmetic far from overflow.
+      require(checked_mul(p.window_size, p.dilation, "params.window_size * params.dilation") <= (int64_t{1} << 60),
+              "params.window_size * params.dilation must be <= 2^60, got ", p.window_size, " * ", p.dilation);
       break;
     case SATTN_PATTERN_BLOCK_TOPK:
       require_block_size(d);

@@ -2,6 +2,8 @@
 // tokens) and block_local_global. Their layouts are built once per plan and shared by every batch and head.
 #include <algorithm>
 #include <cstring>
+#include <numeric>
+#include <utility>
 
 #include "core/checked_math.hpp"
 #include "layout/rules.hpp"
@@ -44,6 +46,43 @@ class DenseRule final : public SharedRule {
   }
 };
 
+// Both operands of the congruence's product are below 2^62, so it needs 128 bits (a GCC/clang extension).
+__extension__ typedef __int128 WideInt;
+
+// Which offsets r (mod n) the steps d*t, t in [t_lo, t_hi], reach on a ring of n positions. Solving the linear
+// congruence d*t = r (mod n) makes this O(1) per key whatever the window's width, so huge windows cannot stall it.
+class RingSteps {
+ public:
+  RingSteps(int64_t d, int64_t n, int64_t t_lo, int64_t t_hi) : t_lo_(t_lo), t_hi_(t_hi) {
+    const int64_t step = d % n;
+    gcd_ = std::gcd(step, n);  // gcd(0, n) = n: every step lands where it started
+    period_ = n / gcd_;
+    inverse_ = period_ == 1 ? 0 : modular_inverse(step / gcd_, period_);
+  }
+
+  // r in [0, n).
+  bool reaches(int64_t r) const {
+    if (r % gcd_ != 0) return false;
+    const auto t0 = static_cast<int64_t>(static_cast<WideInt>(r / gcd_) * inverse_ % period_);
+    const int64_t first = t_lo_ + positive_mod(t0 - t_lo_, period_);  // smallest t >= t_lo with d*t = r (mod n)
+    return first <= t_hi_;
+  }
+
+ private:
+  // x with a*x = 1 (mod m), for gcd(a, m) = 1 (extended Euclid).
+  static int64_t modular_inverse(int64_t a, int64_t m) {
+    int64_t old_r = a, r = m, old_s = 1, s = 0;
+    while (r != 0) {
+      const int64_t q = old_r / r;
+      old_r = std::exchange(r, old_r - q * r);
+      old_s = std::exchange(s, old_s - q * s);
+    }
+    return positive_mod(old_s, m);
+  }
+
+  int64_t t_lo_, t_hi_, gcd_ = 1, period_ = 1, inverse_ = 0;
+};
+
 // Keys j = p + d*t for t in [-w, w] ([-w, 0] when causal), optionally on a ring of kv_len, plus global tokens.
 class SlidingWindowRule final : public SharedRule {
  public:
@@ -53,6 +92,7 @@ class SlidingWindowRule final : public SharedRule {
         reach_back_(p.window_size * p.dilation),
         reach_ahead_(g.causal ? 0 : p.window_size * p.dilation),
         wrap_(p.wrap != 0),
+        ring_(p.dilation, g.kv_len, -p.window_size, g.causal ? 0 : p.window_size),
         global_{p.global_tokens} {}
 
   void candidates(int64_t, int64_t, int64_t qt, std::vector<int32_t>& out) const override {
@@ -91,16 +131,12 @@ class SlidingWindowRule final : public SharedRule {
   // Whether some t in range gives p + d*t == j (mod kv_len when wrapping); r = j - p.
   bool in_window(int64_t r) const {
     if (!wrap_) return r >= -reach_back_ && r <= reach_ahead_ && r % dilation_ == 0;
-    const int64_t n = g_.kv_len;
-    // r + k*n must be a multiple of d within [-reach_back, reach_ahead] for some integer k.
-    for (int64_t k = ceil_div_signed(-reach_back_ - r, n); r + k * n <= reach_ahead_; ++k)
-      if ((r + k * n) % dilation_ == 0) return true;
-    return false;
+    return ring_.reaches(positive_mod(r, g_.kv_len));
   }
-  static int64_t ceil_div_signed(int64_t a, int64_t b) { return -floor_div(-a, b); }
 
   int64_t dilation_, reach_back_, reach_ahead_;
   bool wrap_;
+  RingSteps ring_;
   GlobalTokens global_;
 };
 

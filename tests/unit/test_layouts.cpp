@@ -253,3 +253,41 @@ TEST_CASE("static layouts are shared by every batch and head", "[layout]") {
   CHECK(layout->row_ptr.size() == 2 + 1);  // two query tiles of 64
   CHECK(layout->kept_pairs == 2 * 4 * (55 + 11 * 90));
 }
+
+TEST_CASE("ring windows far wider than the sequence stay exact and instant", "[layout]") {
+  // With a window of 2^40 steps every reachable residue is hit: all keys for a step coprime to Lk = 10, the keys of
+  // the query's parity for a step of 4 (gcd 2), only the query's own position for a step of 10.
+  struct Expectation {
+    int64_t dilation;
+    int64_t residue_class;  // keys j kept iff (j - p) % residue_class == 0
+  };
+  for (const Expectation e : {Expectation{3, 1}, Expectation{4, 2}, Expectation{10, 10}, Expectation{25, 5}}) {
+    sattn_attention_desc d = base(1, 1, 7, 10, false);
+    d.batch = 1;
+    d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+    d.params.window_size = int64_t{1} << 40;
+    d.params.dilation = e.dilation;
+    d.params.wrap = 1;
+    if (e.dilation > 4) d.params.window_size = 1000;
+    const sattn_problem problem = sattn::resolve_problem(&d, nullptr).problem;
+    const auto layout = sattn::make_layout(problem, nullptr, 1);
+    std::vector<uint8_t> mask(64);
+    INFO("dilation " << e.dilation);
+    for (int64_t i = 0; i < 7; ++i)
+      for (int64_t j = 0; j < 10; ++j) {
+        const int64_t p = i + 3;
+        CHECK(layout_keeps(*layout, 0, 0, i, j, mask) ==
+              ((((j - p) % e.residue_class) + e.residue_class) % e.residue_class == 0));
+      }
+  }
+}
+
+TEST_CASE("windows beyond 2^60 positions are refused", "[layout]") {
+  sattn_attention_desc d = base(1, 1, 7, 10, false);
+  d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+  d.params.window_size = int64_t{1} << 40;
+  d.params.dilation = int64_t{1} << 21;
+  CHECK_THROWS_WITH(sattn::resolve_problem(&d, nullptr), Catch::Contains("must be <= 2^60"));
+  d.params.dilation = int64_t{1} << 30;
+  CHECK_THROWS_WITH(sattn::resolve_problem(&d, nullptr), Catch::Contains("overflows 64 bits"));
+}
