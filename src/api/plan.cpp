@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 #include "core/checked_math.hpp"
@@ -176,8 +177,8 @@ void run_plan(const sattn_plan& plan, const sattn_run_args* user_args, void* wor
   require(needed == 0 || workspace != nullptr, "workspace is NULL but the plan needs ", needed, " bytes");
   void* aligned = workspace;
   if (needed > 0) {
-    const auto address = reinterpret_cast<uintptr_t>(workspace);
-    aligned = reinterpret_cast<void*>((address + 63u) & ~uintptr_t{63});
+    size_t space = workspace_bytes;  // needed includes 64 bytes of slack, so std::align always succeeds
+    std::align(64, plan.backend_workspace, aligned, space);
   }
 
   std::unique_ptr<sattn_layout> run_layout;
