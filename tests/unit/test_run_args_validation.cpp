@@ -33,62 +33,35 @@ TEST_CASE("tensors must match the plan", "[run_args]") {
     args.k = nullptr;
     expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "run argument k is NULL");
   }
-  SECTION("NULL data") {
-    sattn_tensor v = p.v.view;
-    v.data = nullptr;
-    sattn_run_args args = p.args;
-    args.v = &v;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "v.data is NULL");
-  }
-  SECTION("wrong shape") {
-    sattn_tensor q = p.q.view;
-    q.shape[2] = 36;
-    sattn_run_args args = p.args;
-    args.q = &q;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT,
-                        "q has shape [2, 4, 36, 16] but the plan expects [2, 4, 37, 16]");
-  }
-  SECTION("wrong dtype") {
-    sattn_tensor o = p.o.view;
-    o.dtype = SATTN_DTYPE_BF16;
-    sattn_run_args args = p.args;
-    args.o = &o;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "o.dtype is bf16 but the plan expects f32");
-  }
-  SECTION("wrong device") {
-    sattn_tensor k = p.k.view;
-    k.device_type = SATTN_DEVICE_CUDA;
-    sattn_run_args args = p.args;
-    args.k = &k;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "k.device_type is 2");
-  }
-  SECTION("wrong ndim") {
-    sattn_tensor q = p.q.view;
-    q.ndim = 3;
-    sattn_run_args args = p.args;
-    args.q = &q;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "q.ndim is 3 but must be 4");
-  }
-  SECTION("negative stride") {
-    sattn_tensor q = p.q.view;
-    q.strides[1] = -16;
-    sattn_run_args args = p.args;
-    args.q = &q;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "q.strides[1] is -16");
-  }
-  SECTION("overlapping output") {
-    sattn_tensor o = p.o.view;
-    o.strides[1] = 0;  // every head would write the same memory
-    sattn_run_args args = p.args;
-    args.o = &o;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "o has overlapping strides");
-  }
-  SECTION("overflowing extent") {
-    sattn_tensor q = p.q.view;
-    q.strides[0] = int64_t{1} << 62;
-    sattn_run_args args = p.args;
-    args.q = &q;
-    expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "overflows 64 bits");
+  // One tensor of the valid arguments changed by `change`, every other argument as it was.
+  struct BadTensor {
+    const char* what;
+    const sattn_tensor* sattn_run_args::*slot;
+    std::function<void(sattn_tensor&)> change;
+    const char* message;
+  };
+  const std::vector<BadTensor> cases{
+      {"NULL data", &sattn_run_args::v, [](auto& t) { t.data = nullptr; }, "v.data is NULL"},
+      {"wrong shape", &sattn_run_args::q, [](auto& t) { t.shape[2] = 36; },
+       "q has shape [2, 4, 36, 16] but the plan expects [2, 4, 37, 16]"},
+      {"wrong dtype", &sattn_run_args::o, [](auto& t) { t.dtype = SATTN_DTYPE_BF16; },
+       "o.dtype is bf16 but the plan expects f32"},
+      {"wrong device", &sattn_run_args::k, [](auto& t) { t.device_type = SATTN_DEVICE_CUDA; }, "k.device_type is 2"},
+      {"wrong ndim", &sattn_run_args::q, [](auto& t) { t.ndim = 3; }, "q.ndim is 3 but must be 4"},
+      {"negative stride", &sattn_run_args::q, [](auto& t) { t.strides[1] = -16; }, "q.strides[1] is -16"},
+      // Every head would write the same memory.
+      {"overlapping output", &sattn_run_args::o, [](auto& t) { t.strides[1] = 0; }, "o has overlapping strides"},
+      {"overflowing extent", &sattn_run_args::q, [](auto& t) { t.strides[0] = int64_t{1} << 62; }, "overflows 64 bits"},
+  };
+  SECTION("bad tensors") {
+    for (const BadTensor& bad : cases) {
+      INFO(bad.what);
+      sattn_run_args args = p.args;
+      sattn_tensor changed = *(args.*bad.slot);
+      bad.change(changed);
+      args.*bad.slot = &changed;
+      expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, bad.message);
+    }
   }
   SECTION("broadcast inputs are fine") {
     sattn_tensor k = p.k.view;
