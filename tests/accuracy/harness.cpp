@@ -36,8 +36,8 @@ double max_finite_difference(const std::vector<double>& a, const std::vector<dou
 
 const char* pattern_name(int pattern) {
   static const char* const names[SATTN_PATTERN_COUNT] = {
-      "auto", "dense", "sliding_window", "block_topk", "block_local_global", "nm_structured", "topk_per_query", "lsh",
-      "landmark", "block_mask"};
+      "auto",           "dense", "sliding_window", "block_topk", "block_local_global", "nm_structured",
+      "topk_per_query", "lsh",   "landmark",       "block_mask"};
   return pattern >= 0 && pattern < SATTN_PATTERN_COUNT ? names[pattern] : "?";
 }
 
@@ -48,10 +48,14 @@ const char* precision_name(int precision) {
 
 const char* dtype_name(int32_t dtype) {
   switch (dtype) {
-    case SATTN_DTYPE_F32: return "f32";
-    case SATTN_DTYPE_F16: return "f16";
-    case SATTN_DTYPE_BF16: return "bf16";
-    default: return "?";
+    case SATTN_DTYPE_F32:
+      return "f32";
+    case SATTN_DTYPE_F16:
+      return "f16";
+    case SATTN_DTYPE_BF16:
+      return "bf16";
+    default:
+      return "?";
   }
 }
 
@@ -106,6 +110,21 @@ Case make_case(int pattern, int64_t B, int64_t Hq, int64_t Hk, int64_t Lq, int64
   return c;
 }
 
+std::vector<Case> sweep(int pattern, const std::vector<Sizes>& sizes,
+                        const std::vector<std::function<void(Case&)>>& variants, uint32_t first_seed) {
+  std::vector<Case> cases;
+  uint32_t seed = first_seed;
+  for (bool causal : {false, true})
+    for (const auto& variant : variants)
+      for (const Sizes& s : sizes) {
+        Case c = make_case(pattern, s.B, s.Hq, s.Hk, s.Lq, s.Lk, s.D, causal);
+        c.seed = seed++;
+        variant(c);
+        cases.push_back(c);
+      }
+  return cases;
+}
+
 std::string describe(const Case& c) {
   const sattn_ref::Problem& p = c.problem;
   const sattn_pattern_params& a = p.params;
@@ -124,14 +143,23 @@ std::string describe(const Case& c) {
     case SATTN_PATTERN_BLOCK_LOCAL_GLOBAL:
       text << " b=" << a.block_size << " local_blocks=" << a.local_blocks << " g=" << a.global_tokens;
       break;
-    case SATTN_PATTERN_NM_STRUCTURED: text << " N:M=" << a.nm_n << ":" << a.nm_m; break;
-    case SATTN_PATTERN_TOPK_PER_QUERY: text << " k=" << a.topk_k; break;
-    case SATTN_PATTERN_LSH: text << " buckets=" << a.lsh_buckets << " seed=" << a.lsh_seed; break;
-    case SATTN_PATTERN_LANDMARK: text << " landmarks=" << a.num_landmarks << " iters=" << a.landmark_iters; break;
+    case SATTN_PATTERN_NM_STRUCTURED:
+      text << " N:M=" << a.nm_n << ":" << a.nm_m;
+      break;
+    case SATTN_PATTERN_TOPK_PER_QUERY:
+      text << " k=" << a.topk_k;
+      break;
+    case SATTN_PATTERN_LSH:
+      text << " buckets=" << a.lsh_buckets << " seed=" << a.lsh_seed;
+      break;
+    case SATTN_PATTERN_LANDMARK:
+      text << " landmarks=" << a.num_landmarks << " iters=" << a.landmark_iters;
+      break;
     case SATTN_PATTERN_BLOCK_MASK:
       text << " b=" << a.block_size << " mask_heads=" << c.mask_heads << " keep=" << c.mask_keep_probability;
       break;
-    default: break;
+    default:
+      break;
   }
   if (p.precision >= SATTN_PRECISION_INT8 && (a.scale_q != 0 || a.scale_k != 0 || a.scale_v != 0))
     text << " quant_scales=" << a.scale_q << "," << a.scale_k << "," << a.scale_v;
@@ -229,8 +257,8 @@ Verdict run_and_compare(const sattn_plan* plan, Prepared& prepared) {
     // further off (int4 on uniform inputs: about 0.2), the library may be as far off as that, with some slack.
     verdict.ideal_error = relative_error(prepared.ideal_quantised_->o, prepared.expected_.o);
     verdict.o_tolerance = std::max(verdict.o_tolerance, 1.25 * verdict.ideal_error);
-    verdict.lse_tolerance = std::max(verdict.lse_tolerance, 1.25 * max_finite_difference(prepared.ideal_quantised_->lse,
-                                                                                       prepared.expected_.lse));
+    verdict.lse_tolerance = std::max(
+        verdict.lse_tolerance, 1.25 * max_finite_difference(prepared.ideal_quantised_->lse, prepared.expected_.lse));
     verdict.quantised_tolerance = quantised_tolerance;
   }
   verdict.o_tolerance += storage_unit_roundoff(c.dtype);
@@ -368,10 +396,14 @@ std::string Verdict::summary() const {
 double lse_tolerance(int precision) {
   switch (precision) {
     case SATTN_PRECISION_BF16:
-    case SATTN_PRECISION_FP16: return 5e-2;
-    case SATTN_PRECISION_INT8: return 5e-2;
-    case SATTN_PRECISION_INT4: return 1.5e-1;
-    default: return 1e-3;
+    case SATTN_PRECISION_FP16:
+      return 5e-2;
+    case SATTN_PRECISION_INT8:
+      return 5e-2;
+    case SATTN_PRECISION_INT4:
+      return 1.5e-1;
+    default:
+      return 1e-3;
   }
 }
 

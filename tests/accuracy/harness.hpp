@@ -9,6 +9,7 @@
 #include <sattn.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,8 +20,8 @@ namespace sattn_acc {
 struct Case {
   sattn_ref::Problem problem;
   int32_t dtype = SATTN_DTYPE_F32;
-  Layout layout = Layout::bhld;  // of Q, K, V, O and the block mask
-  int64_t mask_heads = 1;                // block_mask: 1 or Hq
+  Layout layout = Layout::bhld;         // of Q, K, V, O and the block mask
+  int64_t mask_heads = 1;               // block_mask: 1 or Hq
   double mask_keep_probability = 0.45;  // block_mask: chance that a block is kept
   bool with_lse = true;
   uint32_t seed = 1;
@@ -28,6 +29,15 @@ struct Case {
 
 // A case with the given sizes (Dv = D) and pattern; the tests then set its parameters.
 Case make_case(int pattern, int64_t B, int64_t Hq, int64_t Hk, int64_t Lq, int64_t Lk, int64_t D, bool causal);
+
+struct Sizes {
+  int64_t B, Hq, Hk, Lq, Lk, D;
+};
+
+// Every combination of causal (off, then on), parameter variant and sizes, in that nesting, with consecutive seeds
+// from first_seed. A variant sets the pattern parameters of a case made by make_case (its seed already set).
+std::vector<Case> sweep(int pattern, const std::vector<Sizes>& sizes,
+                        const std::vector<std::function<void(Case&)>>& variants, uint32_t first_seed);
 
 // One line naming everything that defines the case, for failure messages.
 std::string describe(const Case& c);

@@ -7,15 +7,10 @@
 #include <array>
 
 using sattn_acc::Case;
-using sattn_acc::make_case;
 
 namespace {
 
-struct Sizes {
-  int64_t B, Hq, Hk, Lq, Lk, D;
-};
-
-const std::array<Sizes, 3> sizes = {{{1, 4, 2, 61, 100, 24}, {2, 4, 1, 130, 77, 16}, {1, 2, 2, 75, 75, 64}}};
+const std::vector<sattn_acc::Sizes> sizes = {{1, 4, 2, 61, 100, 24}, {2, 4, 1, 130, 77, 16}, {1, 2, 2, 75, 75, 64}};
 
 }  // namespace
 
@@ -24,33 +19,23 @@ TEST_CASE("block_local_global matches the reference", "[block_local_global]") {
     int64_t block, local_blocks, global_tokens;
   };
   const std::array<Band, 5> bands = {{{16, 1, 0}, {16, 0, 0}, {8, 2, 0}, {16, 1, 5}, {32, 1, 40}}};
-  std::vector<Case> cases;
-  uint32_t seed = 400;
-  for (bool causal : {false, true})
-    for (const Band& band : bands)
-      for (const Sizes& s : sizes) {
-        Case c = make_case(SATTN_PATTERN_BLOCK_LOCAL_GLOBAL, s.B, s.Hq, s.Hk, s.Lq, s.Lk, s.D, causal);
-        c.problem.params.block_size = band.block;
-        c.problem.params.local_blocks = band.local_blocks;
-        c.problem.params.global_tokens = band.global_tokens;
-        c.seed = seed++;
-        cases.push_back(c);
-      }
-  sattn_acc::check_cases(cases);
+  std::vector<std::function<void(Case&)>> variants;
+  for (const Band& band : bands)
+    variants.emplace_back([band](Case& c) {
+      c.problem.params.block_size = band.block;
+      c.problem.params.local_blocks = band.local_blocks;
+      c.problem.params.global_tokens = band.global_tokens;
+    });
+  sattn_acc::check_cases(sattn_acc::sweep(SATTN_PATTERN_BLOCK_LOCAL_GLOBAL, sizes, variants, 400));
 }
 
 TEST_CASE("block_mask matches the reference", "[block_mask]") {
-  std::vector<Case> cases;
-  uint32_t seed = 450;
-  for (bool causal : {false, true})
-    for (bool per_head : {false, true})
-      for (int64_t block : {8, 16, 32})
-        for (const Sizes& s : sizes) {
-          Case c = make_case(SATTN_PATTERN_BLOCK_MASK, s.B, s.Hq, s.Hk, s.Lq, s.Lk, s.D, causal);
-          c.problem.params.block_size = block;
-          c.mask_heads = per_head ? s.Hq : 1;
-          c.seed = seed++;
-          cases.push_back(c);
-        }
-  sattn_acc::check_cases(cases);
+  std::vector<std::function<void(Case&)>> variants;
+  for (bool per_head : {false, true})
+    for (int64_t block : {8, 16, 32})
+      variants.emplace_back([per_head, block](Case& c) {
+        c.problem.params.block_size = block;
+        c.mask_heads = per_head ? c.problem.Hq : 1;
+      });
+  sattn_acc::check_cases(sattn_acc::sweep(SATTN_PATTERN_BLOCK_MASK, sizes, variants, 450));
 }

@@ -19,38 +19,29 @@ struct TopkParams {
   int64_t comp_block;
 };
 
-struct Sizes {
-  int64_t B, Hq, Hk, Lq, Lk, D;
-};
-
 }  // namespace
 
 TEST_CASE("block_topk matches the reference", "[block_topk]") {
   const std::array<TopkParams, 9> selections = {{{16, 0.25f, 0, 0, 0},
-                                                  {16, 0.375f, 0, 0, 0},
-                                                  {32, 0.5f, 0, 0, 0},
-                                                  {16, 0.0f, 1, 0, 0},
-                                                  {16, 0.0f, 3, 20, 0},
-                                                  {16, 0.25f, 0, 7, 8},
-                                                  {16, 0.0f, 2, 0, 12},
-                                                  {8, 0.0f, 2, 0, 24},
-                                                  {16, 0.0f, 50, 0, 0}}};
-  const std::array<Sizes, 3> sizes = {{{1, 4, 2, 61, 100, 24}, {2, 4, 1, 130, 77, 16}, {1, 2, 2, 97, 97, 64}}};
-  std::vector<Case> cases;
-  uint32_t seed = 300;
-  for (bool causal : {false, true})
-    for (const TopkParams& t : selections)
-      for (const Sizes& s : sizes) {
-        Case c = make_case(SATTN_PATTERN_BLOCK_TOPK, s.B, s.Hq, s.Hk, s.Lq, s.Lk, s.D, causal);
-        c.problem.params.block_size = t.block;
-        c.problem.params.keep_ratio = t.keep_ratio;
-        c.problem.params.topk_blocks = t.topk_blocks;
-        c.problem.params.global_tokens = t.global_tokens;
-        c.problem.params.comp_block_size = t.comp_block;
-        c.seed = seed++;
-        cases.push_back(c);
-      }
-  sattn_acc::check_cases(cases);
+                                                 {16, 0.375f, 0, 0, 0},
+                                                 {32, 0.5f, 0, 0, 0},
+                                                 {16, 0.0f, 1, 0, 0},
+                                                 {16, 0.0f, 3, 20, 0},
+                                                 {16, 0.25f, 0, 7, 8},
+                                                 {16, 0.0f, 2, 0, 12},
+                                                 {8, 0.0f, 2, 0, 24},
+                                                 {16, 0.0f, 50, 0, 0}}};
+  const std::vector<sattn_acc::Sizes> sizes = {{1, 4, 2, 61, 100, 24}, {2, 4, 1, 130, 77, 16}, {1, 2, 2, 97, 97, 64}};
+  std::vector<std::function<void(Case&)>> variants;
+  for (const TopkParams& t : selections)
+    variants.emplace_back([t](Case& c) {
+      c.problem.params.block_size = t.block;
+      c.problem.params.keep_ratio = t.keep_ratio;
+      c.problem.params.topk_blocks = t.topk_blocks;
+      c.problem.params.global_tokens = t.global_tokens;
+      c.problem.params.comp_block_size = t.comp_block;
+    });
+  sattn_acc::check_cases(sattn_acc::sweep(SATTN_PATTERN_BLOCK_TOPK, sizes, variants, 300));
 }
 
 TEST_CASE("block_topk with one key block and with a single short query block", "[block_topk]") {
