@@ -4,7 +4,7 @@
  * Plain C99. Every entry point returns a sattn_status; on failure sattn_last_error() gives a thread-local message.
  * Option structs start with `uint32_t struct_size` filled by their ..._INIT macro: the library accepts older
  * (smaller) structs and rejects larger ones it does not know. New fields are only ever appended.
- * See docs/api.md for the full contract and ../shared/SPEC.md (docs/patterns.md) for what each pattern computes.
+ * docs/api.md states the contract of every function; docs/patterns.md states exactly what each pattern computes.
  */
 #ifndef SATTN_H
 #define SATTN_H
@@ -32,7 +32,7 @@ extern "C" {
 /* ---- version -------------------------------------------------------------------------------------------------- */
 /* Kept equal to the VERSION file at the repository root; the build refuses to configure when they differ. */
 #define SATTN_VERSION_MAJOR 0
-#define SATTN_VERSION_MINOR 1
+#define SATTN_VERSION_MINOR 2
 #define SATTN_VERSION_PATCH 0
 #define SATTN_MAKE_VERSION(major, minor, patch) \
   ((uint32_t)(major)*1000000u + (uint32_t)(minor)*1000u + (uint32_t)(patch))
@@ -101,12 +101,24 @@ typedef enum sattn_device_type {
   SATTN_DEVICE_CUDA_MANAGED = 13
 } sattn_device_type;
 
+/* Names of enum values as users write them ("sliding_window", "bf16", "f32"); static storage. NULL for a value
+ * outside the enum. The _from_name functions ignore case, also take the aliases (patterns: "sliding_global", "bsr";
+ * precisions: "f32", "f16", "float32", "bfloat16", "float16", "half"; dtypes: "fp32", "fp16", "float32",
+ * "bfloat16", "float16", "half", "uint8") and return -1 for a name they do not know. */
+SATTN_API const char* sattn_pattern_name(int32_t pattern);
+SATTN_API const char* sattn_precision_name(int32_t precision);
+SATTN_API const char* sattn_dtype_name(int32_t dtype);
+SATTN_API const char* sattn_device_type_name(int32_t device_type); /* "cpu", "cuda", "cuda_host", "cuda_managed" */
+SATTN_API int32_t sattn_pattern_from_name(const char* name);
+SATTN_API int32_t sattn_precision_from_name(const char* name);
+SATTN_API int32_t sattn_dtype_from_name(const char* name);
+
 /* Descriptor flags. */
 #define SATTN_FLAG_CAUSAL 0x1u   /* key j allowed only where j <= i + (kv_len - q_len) */
 #define SATTN_FLAG_WANT_LSE 0x2u /* the run must be given an lse tensor */
 
 /* ---- the problem descriptor ----------------------------------------------------------------------------------- */
-/* Pattern parameters (SPEC.md). Zero means "not set" except where a default is noted; the INIT macro sets the
+/* Pattern parameters (docs/patterns.md). Zero means "not set" except where a default is noted; the INIT macro sets the
  * defaults. The reserved words must be zero: later versions give them meanings. */
 typedef struct sattn_pattern_params {
   int64_t window_size;     /* sliding_window: half width w */
@@ -160,8 +172,9 @@ typedef struct sattn_attention_desc {
 
 /* ---- tensors -------------------------------------------------------------------------------------------------- */
 /* A strided view. Q [B, Hq, Lq, D], K [B, Hk, Lk, D], V [B, Hk, Lk, Dv], O [B, Hq, Lq, Dv], LSE [B, Hq, Lq] (f32),
- * block mask [B, Hq or 1, ceil(Lq/b), ceil(Lk/b)] (u8). Strides are in elements and may be any non-negative values
- * that keep distinct elements of outputs apart ([B, L, H, D] memory is the view with strides {L*H*D, D, H*D, 1}). */
+ * block mask [B or 1, Hq or 1, ceil(Lq/b), ceil(Lk/b)] (u8; a dimension of 1 broadcasts). Strides are in elements and may be any non-negative values
+ * that keep distinct elements of outputs apart ([B, L, H, D] memory is the view with strides {L*H*D, D, H*D, 1}).
+ * data must be aligned to the element size (4 bytes for f32, 2 for f16/bf16). */
 typedef struct sattn_tensor {
   void* data;
   int32_t device_type; /* sattn_device_type */
@@ -211,9 +224,12 @@ typedef struct sattn_plan_info {
   double estimated_flops; /* counting only kept pairs */
   double estimated_bytes;
   size_t workspace_size;
+  /* appended in 0.2: */
+  size_t plan_bytes;  /* host memory the plan holds (its layout, tables, the backend's state where it says) */
+  int64_t num_spans;  /* spans of the static layout (0 for data-dependent patterns, built per run) */
 } sattn_plan_info;
 #define SATTN_PLAN_INFO_INIT \
-  { (uint32_t)sizeof(sattn_plan_info), 0, NULL, NULL, NULL, 0, 0, 0.0, 0.0, 0.0, 0 }
+  { (uint32_t)sizeof(sattn_plan_info), 0, NULL, NULL, NULL, 0, 0, 0.0, 0.0, 0.0, 0, 0, 0 }
 
 /* Counters a backend fills where it has them; a counter it lacks stays -1. */
 typedef struct sattn_plan_stats {

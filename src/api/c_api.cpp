@@ -7,10 +7,22 @@
 #include "api/plan.hpp"
 #include "core/descriptor.hpp"
 #include "core/error.hpp"
+#include "core/names.hpp"
 #include "registry/registry.hpp"
 
 using sattn::guarded;
 using sattn::require;
+
+namespace {
+// -1 for NULL or an unknown name; never throws (no allocation failure escapes either).
+template <typename Lookup>
+int32_t value_or_minus_one(const char* name, Lookup lookup) {
+  int32_t value = -1;
+  if (name == nullptr) return value;
+  sattn::guarded([&] { value = lookup(name).value_or(-1); });
+  return value;
+}
+}  // namespace
 
 extern "C" {
 
@@ -43,6 +55,22 @@ SATTN_API const char* sattn_status_string(sattn_status status) {
 }
 
 SATTN_API const char* sattn_last_error(void) { return sattn::last_error(); }
+
+SATTN_API const char* sattn_pattern_name(int32_t pattern) { return sattn::pattern_name_or_null(pattern); }
+SATTN_API const char* sattn_precision_name(int32_t precision) { return sattn::precision_name_or_null(precision); }
+SATTN_API const char* sattn_dtype_name(int32_t dtype) { return sattn::dtype_name_or_null(dtype); }
+SATTN_API const char* sattn_device_type_name(int32_t device_type) {
+  return sattn::device_type_name_or_null(device_type);
+}
+
+
+SATTN_API int32_t sattn_pattern_from_name(const char* name) {
+  return value_or_minus_one(name, sattn::pattern_from_name);
+}
+SATTN_API int32_t sattn_precision_from_name(const char* name) {
+  return value_or_minus_one(name, sattn::precision_from_name);
+}
+SATTN_API int32_t sattn_dtype_from_name(const char* name) { return value_or_minus_one(name, sattn::dtype_from_name); }
 
 SATTN_API sattn_status sattn_plan_create(const sattn_attention_desc* desc, const sattn_plan_prefs* prefs,
                                          sattn_plan** out_plan) {
@@ -93,6 +121,8 @@ SATTN_API sattn_status sattn_plan_get_info(const sattn_plan* plan, sattn_plan_in
     out.estimated_flops = plan->flops_estimate;
     out.estimated_bytes = plan->bytes_estimate;
     out.workspace_size = plan->workspace_size();
+    out.plan_bytes = plan->plan_bytes();
+    out.num_spans = plan->num_spans();
     std::memcpy(static_cast<void*>(info), &out, out.struct_size);
   });
 }

@@ -16,6 +16,12 @@ sattn_plan::~sattn_plan() {
   if (backend != nullptr && state != nullptr) backend->ops->plan_destroy(state);
 }
 
+size_t sattn_plan::plan_bytes() const {
+  return sizeof(*this) + (static_layout ? static_layout->memory_bytes() : 0);
+}
+
+int64_t sattn_plan::num_spans() const { return static_layout ? static_layout->num_spans() : 0; }
+
 namespace sattn {
 namespace {
 

@@ -31,6 +31,9 @@ struct sattn_plan {
 
   // The workspace callers must pass: the backend's plus room to align it to 64 bytes.
   size_t workspace_size() const { return backend_workspace == 0 ? 0 : backend_workspace + 64; }
+  // Host bytes the plan holds (its static layout); spans of the static layout (0 when built per run).
+  size_t plan_bytes() const;
+  int64_t num_spans() const;
 };
 
 namespace sattn {

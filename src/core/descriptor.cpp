@@ -1,7 +1,10 @@
 #include "core/descriptor.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
+#include <vector>
 
 #include "core/checked_math.hpp"
 #include "core/error.hpp"
@@ -9,6 +12,21 @@
 #include "core/selector.hpp"
 
 namespace sattn {
+
+namespace {
+
+// Every published size of a struct, oldest first: the library accepts each of them (fields a caller's older header
+// lacks keep their defaults) and refuses any other.
+template <typename Struct>
+std::vector<size_t> published_sizes() {
+  return {sizeof(Struct)};
+}
+template <>
+std::vector<size_t> published_sizes<sattn_plan_info>() {
+  return {offsetof(sattn_plan_info, plan_bytes), sizeof(sattn_plan_info)};  // 0.1, 0.2
+}
+
+}  // namespace
 
 template <typename Struct>
 Struct read_versioned(const Struct* user, const Struct& defaults, const char* what) {
@@ -20,9 +38,11 @@ Struct read_versioned(const Struct* user, const Struct& defaults, const char* wh
     fail(SATTN_ERROR_VERSION_MISMATCH, what, ".struct_size is ", size, " but this library (", SATTN_VERSION_MAJOR, ".",
          SATTN_VERSION_MINOR, ".", SATTN_VERSION_PATCH, ") knows only ", sizeof(Struct),
          " bytes: the program was built against a newer header");
-  // Version 1 is the only layout so far; an older layout will be listed here when one exists.
-  require(size == sizeof(Struct), what, ".struct_size is ", size, ", not the size of any version of ", what,
-          " (expected ", sizeof(Struct), ")");
+  const std::vector<size_t> sizes = published_sizes<Struct>();
+  std::string listed;
+  for (const size_t known : sizes) listed += (listed.empty() ? "" : " or ") + std::to_string(known);
+  require(std::find(sizes.begin(), sizes.end(), size) != sizes.end(), what, ".struct_size is ", size,
+          ", not the size of any version of ", what, " (", listed, ")");
   Struct copy = defaults;
   std::memcpy(static_cast<void*>(&copy), user, size);
   return copy;

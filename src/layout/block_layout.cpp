@@ -159,3 +159,10 @@ sattn_layout_view sattn_layout::view() const {
   v.kv_len = geometry.kv_len;
   return v;
 }
+
+size_t sattn_layout::memory_bytes() const {
+  return sizeof(*this) + row_ptr.capacity() * sizeof(int64_t) + cols.capacity() * sizeof(int32_t) + full.capacity() +
+         (derived_keys.capacity() + derived_values.capacity()) * sizeof(float);
+}
+
+int64_t sattn_layout::num_spans() const { return static_cast<int64_t>(cols.size()); }

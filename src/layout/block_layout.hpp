@@ -25,6 +25,8 @@ struct sattn_layout {
   // keep_row of the rule, then causal.
   void row_mask(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const;
   double density() const;
+  size_t memory_bytes() const;
+  int64_t num_spans() const;
   sattn_layout_view view() const;
 };
 

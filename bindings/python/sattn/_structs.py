@@ -116,6 +116,8 @@ class sattn_plan_info(ctypes.Structure):
         ("estimated_flops", c_double),
         ("estimated_bytes", c_double),
         ("workspace_size", c_size_t),
+        ("plan_bytes", c_size_t),
+        ("num_spans", c_int64),
     ]
 
 
