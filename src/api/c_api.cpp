@@ -111,7 +111,7 @@ SATTN_API sattn_status sattn_plan_get_info(const sattn_plan* plan, sattn_plan_in
     require(plan != nullptr, "plan is NULL");
     sattn_plan_info out = SATTN_PLAN_INFO_INIT;
     out = sattn::read_versioned(info, out, "sattn_plan_info");
-    out.pattern = plan->problem.desc.pattern;
+    out.pattern = plan->desc.pattern;
     out.backend = plan->backend_name.c_str();
     out.kernel = plan->kernel.c_str();
     out.reason = plan->reason.c_str();

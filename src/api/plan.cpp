@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/checked_math.hpp"
+#include "core/names.hpp"
 #include "core/descriptor.hpp"
 #include "core/env.hpp"
 #include "core/error.hpp"
@@ -32,8 +33,25 @@ namespace {
 }
 
 bool backend_supports(const BackendEntry& entry, const sattn_problem& problem, std::string& why) {
+  const sattn_backend_ops& ops = *entry.ops;
+  const sattn_attention_desc& d = *problem.desc;
   if (!entry.available) {
-    why = std::string(entry.ops->name) + ": not available on this machine";
+    why = std::string(ops.name) + ": not available on this machine";
+    return false;
+  }
+  if ((ops.pattern_mask & (1u << d.pattern)) == 0u) {
+    why = std::string(ops.name) + ": does not implement pattern " + pattern_name(d.pattern);
+    return false;
+  }
+  if ((ops.precision_mask & (1u << d.precision)) == 0u) {
+    why = std::string(ops.name) + ": does not implement precision " + precision_name(d.precision);
+    return false;
+  }
+  // The host builds data-dependent layouts from the run's tensors, so it would have to read device memory.
+  if (layout_depends_on_run(d.pattern) && ops.device_type != SATTN_DEVICE_CPU &&
+      (ops.flags & SATTN_BACKEND_SELECTS_ON_DEVICE) == 0u) {
+    why = std::string(ops.name) + ": pattern " + pattern_name(d.pattern) +
+          " selects from the tensors, which live on its device, and it does not select on the device";
     return false;
   }
   clear_last_error();
@@ -94,7 +112,7 @@ const BackendEntry& choose_backend(const sattn_problem& problem, const sattn_pla
 
 // Density of a data-dependent pattern before its layout exists (get_stats has the exact value after a run).
 double estimate_density(const sattn_problem& problem) {
-  const sattn_attention_desc& d = problem.desc;
+  const sattn_attention_desc& d = *problem.desc;
   const sattn_pattern_params& p = d.params;
   const double causal_share = is_causal(d) ? 0.5 : 1.0;
   const double lk = static_cast<double>(d.kv_len);
@@ -121,7 +139,7 @@ double estimate_density(const sattn_problem& problem) {
 }
 
 void fill_estimates(sattn_plan& plan) {
-  const sattn_attention_desc& d = plan.problem.desc;
+  const sattn_attention_desc& d = plan.desc;
   plan.density_estimate = plan.static_layout ? plan.static_layout->density() : estimate_density(plan.problem);
   const double pairs = static_cast<double>(d.batch) * static_cast<double>(d.num_q_heads) *
                        static_cast<double>(d.q_len) * static_cast<double>(d.kv_len);
@@ -133,19 +151,41 @@ void fill_estimates(sattn_plan& plan) {
                                 k_rows * static_cast<double>(d.head_dim + d.head_dim_v));
 }
 
+
+// The backend's tile shape for the problem (64 x 64 when it does not say), checked.
+void choose_tile_shape(const sattn_backend_ops& ops, sattn_problem& problem) {
+  int64_t tile_q = 64, tile_k = 64;
+  if (ops.tile_shape != nullptr) ops.tile_shape(&problem, &tile_q, &tile_k);
+  constexpr int64_t kMaxTile = 65536;
+  if (tile_q < 1 || tile_q > kMaxTile || tile_k < 1 || tile_k > kMaxTile)
+    fail(SATTN_ERROR_INTERNAL, "backend ", ops.name, " asked for tiles of ", tile_q, " x ", tile_k,
+         " (each must be in [1, ", kMaxTile, "])");
+  const sattn_attention_desc& d = *problem.desc;
+  const int64_t attended = d.pattern == SATTN_PATTERN_LANDMARK ? d.params.num_landmarks : d.kv_len;
+  require(ceil_div(d.q_len, tile_q) <= INT32_MAX && ceil_div(attended, tile_k) <= INT32_MAX,
+          "q_len ", d.q_len, " and kv_len ", attended, " give more than 2^31 tiles of ", tile_q, " x ", tile_k);
+  problem.tile_q = tile_q;
+  problem.tile_k = tile_k;
+}
+
 }  // namespace
 
 std::unique_ptr<sattn_plan> create_plan(const sattn_attention_desc* desc, const sattn_plan_prefs* prefs) {
-  ResolvedProblem resolved = resolve_problem(desc, prefs);
+  const ResolvedProblem resolved = resolve_problem(desc, prefs);
   auto plan = std::make_unique<sattn_plan>();
-  plan->problem = resolved.problem;
+  plan->desc = resolved.desc;
+  plan->problem = resolved.problem();
+  plan->problem.desc = &plan->desc;
   std::string backend_reason;
   const BackendEntry& backend = choose_backend(plan->problem, prefs, backend_reason);
   plan->reason = resolved.reason + "; " + backend_reason;
+  choose_tile_shape(*backend.ops, plan->problem);
+  if (!layout_depends_on_run(plan->desc.pattern))
+    plan->static_layout = make_layout(plan->problem, nullptr, plan->problem.num_threads);
 
   clear_last_error();
   void* state = nullptr;
-  const sattn_status status = backend.ops->plan_create(&plan->problem, &state);
+  const sattn_status status = backend.ops->plan_create(&plan->problem, plan->static_layout.get(), &state);
   if (status != SATTN_OK) rethrow_backend_failure(status, backend.ops->name, "could not plan");
   plan->backend = &backend;
   plan->state = state;
@@ -153,8 +193,6 @@ std::unique_ptr<sattn_plan> create_plan(const sattn_attention_desc* desc, const 
   const char* kernel = backend.ops->kernel_name(state);
   plan->kernel = kernel != nullptr ? kernel : "";
   plan->backend_workspace = backend.ops->workspace_size(state);
-  if (!layout_depends_on_run(plan->problem.desc.pattern))
-    plan->static_layout = make_layout(plan->problem, nullptr, plan->problem.num_threads);
   fill_estimates(*plan);
   plan->stats = SATTN_PLAN_STATS_INIT;
   plan->stats.simulated_cycles = plan->stats.instructions = -1;
@@ -193,7 +231,7 @@ void run_plan(const sattn_plan& plan, const sattn_run_args* user_args, void* wor
     run_layout = make_layout(plan.problem, &args, plan.problem.num_threads);
     layout = run_layout.get();
   }
-  sattn_run_counters counters{-1, -1, -1.0};
+  sattn_run_counters counters{sizeof(sattn_run_counters), 0u, -1, -1, -1.0};
   clear_last_error();
   if (const sattn_status status =
           ops.run(plan.state, &args, layout, aligned, plan.backend_workspace, stream, &counters);

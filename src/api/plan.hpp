@@ -13,6 +13,7 @@
 #include "registry/registry.hpp"
 
 struct sattn_plan {
+  sattn_attention_desc desc{};  // what problem.desc points at
   sattn_problem problem{};
   const sattn::BackendEntry* backend = nullptr;
   void* state = nullptr;                        // the backend's plan

@@ -212,17 +212,6 @@ bool layout_depends_on_run(int32_t pattern) {
   }
 }
 
-namespace {
-
-constexpr int64_t kDefaultTile = 64;
-
-bool is_block_pattern(int32_t pattern) {
-  return pattern == SATTN_PATTERN_BLOCK_TOPK || pattern == SATTN_PATTERN_BLOCK_LOCAL_GLOBAL ||
-         pattern == SATTN_PATTERN_BLOCK_MASK;
-}
-
-}  // namespace
-
 ResolvedProblem resolve_problem(const sattn_attention_desc* user_desc, const sattn_plan_prefs* user_prefs) {
   const sattn_attention_desc defaults = SATTN_ATTENTION_DESC_INIT;
   sattn_attention_desc desc = read_versioned(user_desc, defaults, "sattn_attention_desc");
@@ -244,15 +233,21 @@ ResolvedProblem resolve_problem(const sattn_attention_desc* user_desc, const sat
   validate_pattern_params(desc);
 
   if (desc.scale == 0.0f) desc.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(desc.head_dim)));
-  sattn_problem& problem = resolved.problem;
-  problem.desc = desc;
-  problem.device_id = prefs.device_id;
-  problem.num_threads = prefs.num_threads;
-  const int64_t tile =
-      is_block_pattern(desc.pattern) || desc.params.block_size > 0 ? desc.params.block_size : kDefaultTile;
-  problem.tile_q = tile;
-  problem.tile_k = tile;
+  resolved.desc = desc;
+  resolved.device_id = prefs.device_id;
+  resolved.num_threads = prefs.num_threads;
   return resolved;
+}
+
+sattn_problem ResolvedProblem::problem(int64_t tile_q, int64_t tile_k) const {
+  sattn_problem problem{};
+  problem.struct_size = sizeof(sattn_problem);
+  problem.desc = &desc;
+  problem.device_id = device_id;
+  problem.num_threads = num_threads;
+  problem.tile_q = tile_q;
+  problem.tile_k = tile_k;
+  return problem;
 }
 
 }  // namespace sattn

@@ -20,8 +20,11 @@ void validate_descriptor(const sattn_attention_desc& desc);
 void validate_pattern_params(const sattn_attention_desc& desc);
 
 struct ResolvedProblem {
-  sattn_problem problem;
+  sattn_attention_desc desc{};  // pattern resolved, defaults filled in, scale set
+  int32_t device_id = 0, num_threads = 0;
   std::string reason;  // why this pattern: the selector's words, or "pattern given in the descriptor"
+  // The backend's view of it, referring to desc: valid while this object lives where it is.
+  sattn_problem problem(int64_t tile_q = 0, int64_t tile_k = 0) const;
 };
 
 // Validates, selects and fills defaults. prefs may be null.

@@ -78,7 +78,7 @@ void check_tensor(const sattn_tensor* t, const Expected& e, int32_t device_type,
 sattn_run_args check_run_args(const sattn_problem& problem, int32_t device_type, const sattn_run_args* user_args) {
   sattn_run_args defaults = SATTN_RUN_ARGS_INIT;
   const sattn_run_args args = read_versioned(user_args, defaults, "sattn_run_args");
-  const sattn_attention_desc& d = problem.desc;
+  const sattn_attention_desc& d = *problem.desc;
   const int32_t id = problem.device_id;
   check_tensor(args.q, {"q", d.dtype, 4, {d.batch, d.num_q_heads, d.q_len, d.head_dim}, false}, device_type, id);
   check_tensor(args.k, {"k", d.dtype, 4, {d.batch, d.num_kv_heads, d.kv_len, d.head_dim}, false}, device_type, id);
@@ -91,10 +91,12 @@ sattn_run_args check_run_args(const sattn_problem& problem, int32_t device_type,
   if (d.pattern == SATTN_PATTERN_BLOCK_MASK) {
     require(args.block_mask != nullptr, "pattern block_mask needs run argument block_mask");
     const int64_t b = d.params.block_size;
+    // A batch or head dimension of 1 broadcasts over every batch or query head.
+    const int64_t batches = args.block_mask->shape[0] == 1 ? 1 : d.batch;
     const int64_t heads = args.block_mask->shape[1] == 1 ? 1 : d.num_q_heads;
     check_tensor(
         args.block_mask,
-        {"block_mask", SATTN_DTYPE_U8, 4, {d.batch, heads, ceil_div(d.q_len, b), ceil_div(d.kv_len, b)}, false},
+        {"block_mask", SATTN_DTYPE_U8, 4, {batches, heads, ceil_div(d.q_len, b), ceil_div(d.kv_len, b)}, false},
         device_type, id);
   } else {
     require(args.block_mask == nullptr, "run argument block_mask is only used by pattern block_mask, not ",

@@ -82,7 +82,7 @@ void landmarks_of_head(const HeadData& h, int64_t Lk, int64_t D, int64_t Dv, int
 }  // namespace
 
 void compute_landmarks(const SelectionInputs& in, std::vector<float>& keys, std::vector<float>& values) {
-  const sattn_attention_desc& d = in.problem.desc;
+  const sattn_attention_desc& d = *in.problem.desc;
   const int64_t m = d.params.num_landmarks, heads = d.batch * d.num_kv_heads;
   std::vector<float> v(static_cast<size_t>(heads * d.kv_len * d.head_dim_v));
   gather_f32(*in.args.v, v.data());

@@ -1,5 +1,7 @@
-// A pattern as the layout builder sees it: which key tiles a query tile may touch, a quick tile classification, and
-// the element predicate. Causal masking is applied by the builder on top of every rule, never inside one.
+// A data-dependent or user-given pattern as the generic layout builder sees it: which key tiles a query tile may
+// touch and the element predicate. Causal masking is applied by the builder on top of every rule, never inside one.
+// Patterns that depend only on the descriptor do not come through here: analytic_layout.cpp builds them from their
+// element rule by interval arithmetic.
 #pragma once
 
 #include <sattn_backend.h>
@@ -8,8 +10,6 @@
 #include <vector>
 
 namespace sattn {
-
-enum class TileClass : uint8_t { Empty, Full, Unknown };
 
 // Positions and tiles of one problem. Query i sits at p_i = i + (Lk - Lq) (bottom-right alignment).
 struct Geometry {
@@ -27,8 +27,8 @@ struct Geometry {
   int64_t k_end(int64_t kt) const { return kt * tile_k + tile_k < kv_len ? kt * tile_k + tile_k : kv_len; }
 };
 
-// global_tokens = g (SPEC.md): keys j < g are kept by every query and queries at p < g keep every key. With g = 0
-// nobody is global, in particular not the queries at negative positions that Lq > Lk creates.
+// global_tokens = g (docs/patterns.md): keys j < g are kept by every query and queries at p < g keep every key.
+// With g = 0 nobody is global, in particular not the queries at negative positions that Lq > Lk creates.
 struct GlobalTokens {
   int64_t g = 0;
   bool key(int64_t j) const { return j < g; }
@@ -42,12 +42,11 @@ class PatternRule {
   // the kv head count or the query head count.
   virtual int64_t batches() const = 0;
   virtual int64_t heads() const = 0;
-  // Ascending, unique key tiles that may hold a kept key for query tile qt (a superset is fine).
+  // Ascending, unique key tiles that may hold a kept key for query tile qt of (batch', head') (a superset is fine:
+  // the builder drops tiles that keep nothing).
   virtual void candidates(int64_t b, int64_t h, int64_t qt, std::vector<int32_t>& out) const = 0;
-  // Without causal: Full when every element of the tile is kept, Empty when none, else Unknown.
-  virtual TileClass classify(int64_t b, int64_t h, int64_t qt, int64_t kt) const = 0;
-  // Without causal: out[j - j0] = keep(i, j) for query i of (batch b, query head hq). Only called for keys in
-  // listed tiles, so rules whose tile list is the whole truth (block_topk, block_mask) may fill ones.
+  // Without causal: out[j - j0] = keep(i, j) for query i of (batch b, query head hq), keys j in [j0, j1) of one
+  // candidate tile.
   virtual void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const = 0;
 };
 

@@ -30,10 +30,13 @@ std::vector<float> pooled_means(const float* rows, int64_t count, int64_t dim, i
 
 class BlockTopkRule final : public PatternRule {
  public:
-  BlockTopkRule(const Geometry& g, const SelectionInputs& in) : g_(g) {
-    const sattn_pattern_params& p = in.problem.desc.params;
-    const int64_t rows = g.batch * g.kv_heads * g.num_q_tiles;
-    kept_.resize(static_cast<size_t>(rows));
+  BlockTopkRule(const Geometry& g, const SelectionInputs& in)
+      : g_(g),
+        block_(in.problem.desc->params.block_size),
+        q_blocks_(ceil_div(g.q_len, block_)),
+        k_blocks_(ceil_div(g.kv_len, block_)) {
+    const sattn_pattern_params& p = in.problem.desc->params;
+    kept_.resize(static_cast<size_t>(g.batch * g.kv_heads * q_blocks_));
     parallel_for(g.batch * g.kv_heads, in.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
       for (int64_t bh = begin; bh < end; ++bh) select_head(in, p, bh / g.kv_heads, bh % g.kv_heads);
     });
@@ -42,41 +45,52 @@ class BlockTopkRule final : public PatternRule {
   int64_t batches() const override { return g_.batch; }
   int64_t heads() const override { return g_.kv_heads; }
   void candidates(int64_t b, int64_t h, int64_t qt, std::vector<int32_t>& out) const override {
-    const auto& kept = kept_[static_cast<size_t>((b * g_.kv_heads + h) * g_.num_q_tiles + qt)];
-    out.assign(kept.begin(), kept.end());
+    std::vector<int32_t> blocks;
+    for (int64_t qb = g_.q_begin(qt) / block_; qb <= (g_.q_end(qt) - 1) / block_; ++qb) {
+      const auto& kept = kept_blocks(b, h, qb);
+      blocks.insert(blocks.end(), kept.begin(), kept.end());
+    }
+    sort_unique(blocks);
+    append_block_tiles(g_, block_, blocks, out);
+    sort_unique(out);
   }
-  TileClass classify(int64_t, int64_t, int64_t, int64_t) const override { return TileClass::Full; }
-  void keep_row(int64_t, int64_t, int64_t, int64_t j0, int64_t j1, uint8_t* out) const override {
-    std::memset(out, 1, static_cast<size_t>(j1 - j0));  // the block list is the whole truth
+  void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
+    const auto& kept = kept_blocks(b, hq / g_.group, i / block_);
+    for (int64_t j = j0; j < j1; ++j)
+      out[j - j0] = std::binary_search(kept.begin(), kept.end(), static_cast<int32_t>(j / block_)) ? 1 : 0;
   }
 
  private:
+  const std::vector<int32_t>& kept_blocks(int64_t b, int64_t hk, int64_t qb) const {
+    return kept_[static_cast<size_t>((b * g_.kv_heads + hk) * q_blocks_ + qb)];
+  }
+
   void select_head(const SelectionInputs& in, const sattn_pattern_params& p, int64_t b, int64_t hk) {
-    const int64_t D = in.problem.desc.head_dim, b_size = g_.tile_k, Lk = g_.kv_len;
+    const int64_t D = in.problem.desc->head_dim, b_size = block_, Lk = g_.kv_len;
     const float* keys = &in.k[static_cast<size_t>((b * g_.kv_heads + hk) * Lk * D)];
     const int64_t comp = p.comp_block_size;
     const std::vector<float> block_means = pooled_means(keys, Lk, D, b_size);
     const std::vector<float> comp_means = comp > 0 ? pooled_means(keys, Lk, D, comp) : std::vector<float>{};
-    const int64_t global_blocks = std::min(ceil_div(p.global_tokens, b_size), g_.num_k_tiles);
+    const int64_t global_blocks = std::min(ceil_div(p.global_tokens, b_size), k_blocks_);
 
-    std::vector<float> qbar(static_cast<size_t>(D)), scores(static_cast<size_t>(g_.num_k_tiles));
+    std::vector<float> qbar(static_cast<size_t>(D)), scores(static_cast<size_t>(k_blocks_));
     std::vector<int64_t> order;
-    for (int64_t qt = 0; qt < g_.num_q_tiles; ++qt) {
-      auto& kept = kept_[static_cast<size_t>((b * g_.kv_heads + hk) * g_.num_q_tiles + qt)];
-      const int64_t i0 = g_.q_begin(qt), i1 = g_.q_end(qt);
+    for (int64_t qb = 0; qb < q_blocks_; ++qb) {
+      auto& kept = kept_[static_cast<size_t>((b * g_.kv_heads + hk) * q_blocks_ + qb)];
+      const int64_t i0 = qb * b_size, i1 = std::min(g_.q_len, i0 + b_size);
       const int64_t p_first = g_.position(i0), p_last = g_.position(i1 - 1);
       if (GlobalTokens{p.global_tokens}.query(p_first)) {  // global query rows keep every block
-        for (int64_t kt = 0; kt < g_.num_k_tiles; ++kt) kept.push_back(static_cast<int32_t>(kt));
+        for (int64_t kb = 0; kb < k_blocks_; ++kb) kept.push_back(static_cast<int32_t>(kb));
         continue;
       }
-      int64_t candidates = g_.num_k_tiles;
-      if (g_.causal) candidates = p_last < 0 ? 0 : std::min(g_.num_k_tiles, p_last / b_size + 1);
+      int64_t candidates = k_blocks_;
+      if (g_.causal) candidates = p_last < 0 ? 0 : std::min(k_blocks_, p_last / b_size + 1);
       if (candidates > 0) {
         query_block_mean(in, b, hk, i0, i1, qbar);
-        for (int64_t kt = 0; kt < candidates; ++kt)
-          scores[static_cast<size_t>(kt)] = comp > 0
-                                                ? compressed_score(qbar, comp_means, kt, comp, D)
-                                                : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kt * D)], D);
+        for (int64_t kb = 0; kb < candidates; ++kb)
+          scores[static_cast<size_t>(kb)] = comp > 0
+                                                ? compressed_score(qbar, comp_means, kb, comp, D)
+                                                : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kb * D)], D);
         const int64_t n = std::min(candidates, blocks_to_keep(p, candidates));
         order.resize(static_cast<size_t>(candidates));
         std::iota(order.begin(), order.end(), 0);
@@ -84,9 +98,8 @@ class BlockTopkRule final : public PatternRule {
         for (int64_t r = 0; r < n; ++r) kept.push_back(static_cast<int32_t>(order[static_cast<size_t>(r)]));
       }
       if (p_last >= 0 && p_last < Lk) kept.push_back(static_cast<int32_t>(p_last / b_size));
-      for (int64_t kt = 0; kt < global_blocks; ++kt) kept.push_back(static_cast<int32_t>(kt));
-      std::sort(kept.begin(), kept.end());
-      kept.erase(std::unique(kept.begin(), kept.end()), kept.end());
+      for (int64_t kb = 0; kb < global_blocks; ++kb) kept.push_back(static_cast<int32_t>(kb));
+      sort_unique(kept);
     }
   }
 
@@ -100,7 +113,7 @@ class BlockTopkRule final : public PatternRule {
   // Mean of the query block's rows over all G query heads of kv head hk.
   void query_block_mean(const SelectionInputs& in, int64_t b, int64_t hk, int64_t i0, int64_t i1,
                         std::vector<float>& qbar) const {
-    const int64_t D = in.problem.desc.head_dim;
+    const int64_t D = in.problem.desc->head_dim;
     std::fill(qbar.begin(), qbar.end(), 0.0f);
     for (int64_t hq = hk * g_.group; hq < (hk + 1) * g_.group; ++hq)
       for (int64_t i = i0; i < i1; ++i) {
@@ -112,9 +125,9 @@ class BlockTopkRule final : public PatternRule {
   }
 
   // Max of qbar . kc over the compression blocks overlapping key block kt.
-  float compressed_score(const std::vector<float>& qbar, const std::vector<float>& comp_means, int64_t kt, int64_t comp,
+  float compressed_score(const std::vector<float>& qbar, const std::vector<float>& comp_means, int64_t kb, int64_t comp,
                          int64_t D) const {
-    const int64_t first = g_.k_begin(kt) / comp, last = (g_.k_end(kt) - 1) / comp;
+    const int64_t first = kb * block_ / comp, last = (std::min(g_.kv_len, (kb + 1) * block_) - 1) / comp;
     float best = -__builtin_inff();
     for (int64_t cb = first; cb <= last; ++cb) {
       const float s = ScoreOrder::rank(dot_f32(qbar.data(), &comp_means[static_cast<size_t>(cb * D)], D));
@@ -124,6 +137,7 @@ class BlockTopkRule final : public PatternRule {
   }
 
   Geometry g_;
+  int64_t block_, q_blocks_, k_blocks_;     // the pattern's block size b and block counts (not the layout's tiles)
   std::vector<std::vector<int32_t>> kept_;  // per (batch, kv head, query block): kept key blocks, ascending
 };
 

@@ -12,7 +12,7 @@ namespace {
 class LshRule final : public PatternRule {
  public:
   LshRule(const Geometry& g, const SelectionInputs& in) : g_(g) {
-    const sattn_attention_desc& d = in.problem.desc;
+    const sattn_attention_desc& d = *in.problem.desc;
     const int64_t D = d.head_dim, half = d.params.lsh_buckets / 2;
     std::vector<float> projection(static_cast<size_t>(D * half));  // row-major R[D][nb/2]
     SplitMix64 rng(d.params.lsh_seed);
@@ -51,7 +51,6 @@ class LshRule final : public PatternRule {
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
   }
-  TileClass classify(int64_t, int64_t, int64_t, int64_t) const override { return TileClass::Unknown; }
   void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
     const int32_t bucket = q_bucket(b, hq, i);
     const int32_t* keys = &k_buckets_[static_cast<size_t>((b * g_.kv_heads + hq / g_.group) * g_.kv_len)];

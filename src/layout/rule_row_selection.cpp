@@ -15,7 +15,7 @@ namespace {
 class RowSelectionRule final : public PatternRule {
  public:
   RowSelectionRule(const Geometry& g, const SelectionInputs& in) : g_(g) {
-    const sattn_attention_desc& d = in.problem.desc;
+    const sattn_attention_desc& d = *in.problem.desc;
     const int64_t rows = g.batch * g.q_heads * g.q_len;
     kept_.resize(static_cast<size_t>(rows));
     parallel_for(rows, in.problem.num_threads, 16, [&](int64_t begin, int64_t end) {
@@ -50,7 +50,6 @@ class RowSelectionRule final : public PatternRule {
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
   }
-  TileClass classify(int64_t, int64_t, int64_t, int64_t) const override { return TileClass::Unknown; }
   void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
     std::memset(out, 0, static_cast<size_t>(j1 - j0));
     const auto& kept = row(b, hq, i);

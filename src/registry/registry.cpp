@@ -35,9 +35,9 @@ void check_ops(const sattn_backend_ops* ops, const std::string& path) {
   if (ops->abi_version != SATTN_BACKEND_ABI_VERSION)
     fail(SATTN_ERROR_VERSION_MISMATCH, "plugin ", path, " implements backend ABI version ", ops->abi_version,
          " but this library speaks version ", SATTN_BACKEND_ABI_VERSION);
-  if (ops->struct_size != sizeof(sattn_backend_ops))
+  if (ops->struct_size < kMinimumOpsSize)
     fail(SATTN_ERROR_VERSION_MISMATCH, "plugin ", path, " has a sattn_backend_ops of ", ops->struct_size,
-         " bytes, expected ", sizeof(sattn_backend_ops));
+         " bytes, fewer than the ", kMinimumOpsSize, " of ABI version ", SATTN_BACKEND_ABI_VERSION);
   if (ops->name == nullptr || ops->name[0] == '\0' || std::strlen(ops->name) > 63)
     fail(SATTN_ERROR_BACKEND_UNAVAILABLE, "plugin ", path, " has no valid backend name");
   const bool complete = ops->probe && ops->supports && ops->cost && ops->plan_create && ops->plan_destroy &&
@@ -53,7 +53,10 @@ Registry& Registry::instance() {
 }
 
 Registry::Registry() {
-  add(cpu_backend_ops(), "");
+  for (const sattn_backend_ops* ops : builtin_backends(host_api())) {
+    check_ops(ops, "(built in)");
+    add(ops, "", ops->probe() != 0);
+  }
   const std::string own = folder_of_this_library();
   if (!own.empty()) scan_folder(own);
   scan_plugin_path();
@@ -61,12 +64,14 @@ Registry::Registry() {
     for (const auto& error : scan_errors_) std::fprintf(stderr, "libsattn: %s\n", error.c_str());
 }
 
-void Registry::add(const sattn_backend_ops* ops, std::string path) {
-  BackendEntry entry;
-  entry.ops = ops;
+void Registry::add(const sattn_backend_ops* ops, std::string path, bool available) {
+  BackendEntry& entry = entries_.emplace_back();
+  // Functions an older plugin's table lacks stay NULL; a newer plugin's extra fields are not read.
+  std::memcpy(static_cast<void*>(&entry.table), ops, std::min<size_t>(ops->struct_size, sizeof(sattn_backend_ops)));
+  entry.table.struct_size = sizeof(sattn_backend_ops);
+  entry.ops = &entry.table;
   entry.path = std::move(path);
-  entry.available = ops->probe() != 0;
-  entries_.push_back(std::move(entry));
+  entry.available = available;
 }
 
 std::vector<const BackendEntry*> Registry::entries() const {
@@ -111,12 +116,13 @@ void Registry::load_plugin(const std::string& given_path) {
     std::memcpy(&entry_point, &symbol, sizeof symbol);
     const sattn_backend_ops* ops = entry_point(SATTN_BACKEND_ABI_VERSION, &host_api());
     check_ops(ops, path);
+    const bool available = ops->probe() != 0;  // plugin code, so outside the lock
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& entry : entries_)
       if (std::strcmp(entry.ops->name, ops->name) == 0)
         fail(SATTN_ERROR_INVALID_ARGUMENT, "plugin ", path, " registers backend '", ops->name,
              "', a name already taken by ", entry.path.empty() ? "a built-in backend" : entry.path);
-    add(ops, path);
+    add(ops, path, available);
   } catch (...) {
     dlclose(handle);
     throw;

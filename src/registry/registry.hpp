@@ -4,6 +4,7 @@
 
 #include <sattn_backend.h>
 
+#include <cstddef>
 #include <deque>
 #include <mutex>
 #include <string>
@@ -13,7 +14,8 @@
 namespace sattn {
 
 struct BackendEntry {
-  const sattn_backend_ops* ops = nullptr;
+  sattn_backend_ops table{};               // the backend's ops, zero-extended when it was built with an older header
+  const sattn_backend_ops* ops = nullptr;  // &table
   std::string path;  // "" when built in
   bool available = false;
 };
@@ -30,7 +32,8 @@ class Registry {
 
  private:
   Registry();
-  void add(const sattn_backend_ops* ops, std::string path);
+  // Registers an ops table that passed check_ops; probe() must have been called already (never under the lock).
+  void add(const sattn_backend_ops* ops, std::string path, bool available);
   void scan_folder(const std::string& folder);
   void scan_plugin_path();
 
@@ -40,10 +43,12 @@ class Registry {
 };
 
 const sattn_host_api& host_api();
+// The backends compiled into libsattn.so (backends/reference), registered first and in this order.
+std::vector<const sattn_backend_ops*> builtin_backends(const sattn_host_api& host);
 // Prefix of plugin file names found by folder scans: libsattn-backend-<name>.so
 inline constexpr std::string_view kPluginPrefix = "libsattn-backend-";
 
-// Built-in backends.
-const sattn_backend_ops* cpu_backend_ops();
+// Bytes of the oldest sattn_backend_ops the registry accepts (ABI 2 as first published).
+inline constexpr size_t kMinimumOpsSize = offsetof(sattn_backend_ops, run) + sizeof(void*);
 
 }  // namespace sattn

@@ -190,7 +190,7 @@ sattn_attention_desc descriptor(const Case& c) {
 Plan::Plan(const Case& c) {
   const sattn_attention_desc desc = descriptor(c);
   sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
-  prefs.backend = "cpu";
+  prefs.backend = "reference";
   prefs.flags = SATTN_PREF_STRICT;
   status_ = sattn_plan_create(&desc, &prefs, &plan_);
   if (status_ != SATTN_OK) error_ = status_text(status_);

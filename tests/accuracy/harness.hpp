@@ -1,6 +1,6 @@
 // The accuracy harness: one Case is a problem (as the reference describes it) plus how its tensors are stored. The
 // harness draws random inputs, rounds them to the storage type, asks the reference for the exact answer, runs the
-// library through its public C API on the "cpu" backend, and compares with the SPEC's tolerances.
+// library through its public C API on the "reference" backend, and compares with the SPEC's tolerances.
 #pragma once
 
 #include "reference.hpp"
@@ -45,7 +45,7 @@ std::string describe(const Case& c);
 // The descriptor the library is given for a case.
 sattn_attention_desc descriptor(const Case& c);
 
-// A plan on the "cpu" backend (strict: no silent fallback to another backend).
+// A plan on the "reference" backend (strict: no silent fallback to another backend).
 class Plan {
  public:
   explicit Plan(const Case& c);

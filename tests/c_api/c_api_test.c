@@ -141,7 +141,7 @@ static sattn_attention_desc make_desc(int32_t pattern, int64_t hq, int64_t hk, i
 
 static sattn_status create_cpu_plan(const sattn_attention_desc* desc, sattn_plan** plan) {
   sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
-  prefs.backend = "cpu";
+  prefs.backend = "reference";
   prefs.flags = SATTN_PREF_STRICT;
   return sattn_plan_create(desc, &prefs, plan);
 }
@@ -337,7 +337,7 @@ static void test_descriptor_errors(void) {
     current_case = "unknown backend, strict";
     CHECK(sattn_plan_create(&good, &prefs, &plan) == SATTN_ERROR_BACKEND_UNAVAILABLE);
     CHECK(has_message());
-    prefs.backend = "cpu";
+    prefs.backend = "reference";
     prefs.struct_size = 0;
     current_case = "prefs struct_size 0";
     CHECK(sattn_plan_create(&good, &prefs, &plan) == SATTN_ERROR_INVALID_ARGUMENT);

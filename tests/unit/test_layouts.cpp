@@ -5,6 +5,8 @@
 #include <random>
 #include <sstream>
 
+#include <sattn_kernels.h>
+
 #include "core/descriptor.hpp"
 #include "layout/rules.hpp"
 #include "reference.hpp"
@@ -113,28 +115,77 @@ struct Tensors {
   }
 };
 
-// Whether the layout keeps key j for query i of (b, hq).
-bool layout_keeps(const sattn_layout& layout, int64_t b, int64_t hq, int64_t i, int64_t j, std::vector<uint8_t>& mask) {
-  const auto& g = layout.geometry;
-  const int64_t row = layout.row_index(b, hq, i / g.tile_q);
-  for (int64_t n = layout.row_ptr[static_cast<size_t>(row)]; n < layout.row_ptr[static_cast<size_t>(row) + 1]; ++n) {
-    const int64_t kt = layout.cols[static_cast<size_t>(n)];
-    if (j / g.tile_k != kt) continue;
-    if (layout.full[static_cast<size_t>(n)]) return true;
-    layout.row_mask(b, hq, i, g.k_begin(kt), g.k_end(kt), mask.data());
-    return mask[static_cast<size_t>(j - g.k_begin(kt))] != 0;
+// Whether the layout keeps key j for query i of (b, hq): through the public view and the shared predicates.
+bool layout_keeps(const sattn_layout_view& view, int64_t b, int64_t hq, int64_t i, int64_t j) {
+  const int64_t row = sattn_layout_row(&view, b, hq, i / view.tile_q), kt = j / view.tile_k;
+  for (int64_t n = view.row_ptr[row]; n < view.row_ptr[row + 1]; ++n) {
+    const sattn_tile_span& span = view.spans[n];
+    if (kt >= span.k_begin && kt < span.k_end) return sattn_tile_keeps(&view, &span, kt, i, j) != 0;
   }
   return false;
 }
 
-void check_layout(const Case& c, uint32_t seed) {
-  INFO(c.name);
-  sattn::ResolvedProblem resolved = sattn::resolve_problem(&c.desc, nullptr);
-  const sattn_problem& problem = resolved.problem;
-  const sattn_attention_desc& d = problem.desc;
-  Tensors t(d, seed);
-  const auto layout = sattn::make_layout(problem, &t.args, 0);
+// Tile shapes the layouts are checked with: the pattern's block, shapes that cut across it, one tile per element.
+constexpr std::pair<int64_t, int64_t> kTileShapes[] = {{8, 8}, {5, 7}, {16, 4}, {64, 64}, {1, 3}};
 
+std::unique_ptr<sattn_layout> layout_for(const sattn::ResolvedProblem& resolved, int64_t tile_q, int64_t tile_k,
+                                         const sattn_run_args* args) {
+  const sattn_problem problem = resolved.problem(tile_q, tile_k);
+  return sattn::make_layout(problem, args, 0);
+}
+
+// Checks a layout against the brute-force kept mask [B, Hq, Lq, Lk]: the same keys, exact kept_pairs, spans
+// ascending, no listed tile empty (for layouts of one query head), FULL tiles wholly and CAUSAL tiles causally kept.
+void check_against(const sattn_layout& layout, const sattn_attention_desc& d, const std::vector<uint8_t>& expected) {
+  const sattn_layout_view view = layout.view();
+  auto want = [&](int64_t b, int64_t hq, int64_t i, int64_t j) {
+    return expected[static_cast<size_t>(((b * d.num_q_heads + hq) * d.q_len + i) * d.kv_len + j)] != 0;
+  };
+  int64_t kept = 0, mismatches = 0;
+  for (int64_t b = 0; b < d.batch; ++b)
+    for (int64_t hq = 0; hq < d.num_q_heads; ++hq)
+      for (int64_t i = 0; i < d.q_len; ++i)
+        for (int64_t j = 0; j < d.kv_len; ++j) {
+          const bool expect = want(b, hq, i, j), got = layout_keeps(view, b, hq, i, j);
+          kept += expect;
+          if (expect != got && mismatches++ < 5)
+            FAIL_CHECK("b" << b << " hq" << hq << " i" << i << " j" << j << ": reference " << expect << ", layout "
+                           << got);
+        }
+  REQUIRE(mismatches == 0);
+  CHECK(layout.kept_pairs == kept);
+
+  for (int64_t b = 0; b < d.batch; ++b)
+    for (int64_t hq = 0; hq < d.num_q_heads; ++hq)
+      for (int64_t qt = 0; qt < view.num_q_tiles; ++qt) {
+        const int64_t row = sattn_layout_row(&view, b, hq, qt);
+        const int64_t i0 = qt * view.tile_q, i1 = std::min(d.q_len, i0 + view.tile_q);
+        int64_t previous_end = 0;
+        for (int64_t n = view.row_ptr[row]; n < view.row_ptr[row + 1]; ++n) {
+          const sattn_tile_span& span = view.spans[n];
+          CHECK(span.k_begin >= previous_end);
+          CHECK(span.k_begin < span.k_end);
+          previous_end = span.k_end;
+          for (int64_t kt = span.k_begin; kt < span.k_end; ++kt) {
+            const int64_t j0 = kt * view.tile_k, j1 = std::min(d.kv_len, j0 + view.tile_k);
+            int64_t tile_kept = 0, causal_mismatch = 0;
+            for (int64_t i = i0; i < i1; ++i)
+              for (int64_t j = j0; j < j1; ++j) {
+                tile_kept += want(b, hq, i, j);
+                if (span.kind == SATTN_TILE_CAUSAL) causal_mismatch += want(b, hq, i, j) != (j <= i + d.kv_len - d.q_len);
+              }
+            // Tiles shared by the G heads of a kv head must keep something for at least one of them.
+            if (layout.heads == d.num_q_heads || d.num_q_heads == d.num_kv_heads) CHECK(tile_kept > 0);
+            if (span.kind == SATTN_TILE_FULL) CHECK(tile_kept == (i1 - i0) * (j1 - j0));
+            CHECK(causal_mismatch == 0);
+          }
+        }
+      }
+}
+
+// The reference's kept sets; mask (block_mask only) is [B, mask_heads, blocks, blocks].
+std::vector<uint8_t> brute_force(const sattn_attention_desc& d, const Tensors& t, const std::vector<uint8_t>* mask,
+                                 int64_t mask_heads) {
   sattn_ref::Problem rp{d.batch, d.num_q_heads, d.num_kv_heads, d.q_len, d.kv_len, d.head_dim, d.head_dim_v};
   rp.causal = (d.flags & SATTN_FLAG_CAUSAL) != 0;
   rp.pattern = d.pattern;
@@ -143,43 +194,23 @@ void check_layout(const Case& c, uint32_t seed) {
   in.q = t.q;
   in.k = t.k;
   in.v = t.v;
-  const std::vector<uint8_t> expected = sattn_ref::kept_mask(rp, in);
+  if (mask != nullptr) {
+    in.block_mask = *mask;
+    in.mask_heads = mask_heads;
+  }
+  return sattn_ref::kept_mask(rp, in);
+}
 
-  std::vector<uint8_t> mask(static_cast<size_t>(layout->geometry.tile_k));
-  int64_t kept = 0, mismatches = 0;
-  for (int64_t b = 0; b < d.batch; ++b)
-    for (int64_t hq = 0; hq < d.num_q_heads; ++hq)
-      for (int64_t i = 0; i < d.q_len; ++i)
-        for (int64_t j = 0; j < d.kv_len; ++j) {
-          const bool want = expected[static_cast<size_t>(((b * d.num_q_heads + hq) * d.q_len + i) * d.kv_len + j)] != 0;
-          const bool got = layout_keeps(*layout, b, hq, i, j, mask);
-          kept += want;
-          if (want != got && mismatches++ < 5)
-            FAIL_CHECK("b" << b << " hq" << hq << " i" << i << " j" << j << ": reference " << want << ", layout "
-                           << got);
-        }
-  REQUIRE(mismatches == 0);
-  CHECK(layout->kept_pairs == kept);
-
-  // Tightness: every listed tile keeps something for some row of its query tile, and full tiles keep everything.
-  const auto& g = layout->geometry;
-  for (int64_t b = 0; b < d.batch; ++b)
-    for (int64_t hq = 0; hq < d.num_q_heads; ++hq)
-      for (int64_t qt = 0; qt < g.num_q_tiles; ++qt) {
-        const int64_t row = layout->row_index(b, hq, qt);
-        for (int64_t n = layout->row_ptr[static_cast<size_t>(row)]; n < layout->row_ptr[static_cast<size_t>(row) + 1];
-             ++n) {
-          const int64_t kt = layout->cols[static_cast<size_t>(n)];
-          int64_t tile_kept = 0;
-          for (int64_t i = g.q_begin(qt); i < g.q_end(qt); ++i)
-            for (int64_t j = g.k_begin(kt); j < g.k_end(kt); ++j)
-              tile_kept += expected[static_cast<size_t>(((b * d.num_q_heads + hq) * d.q_len + i) * d.kv_len + j)];
-          const int64_t area = (g.q_end(qt) - g.q_begin(qt)) * (g.k_end(kt) - g.k_begin(kt));
-          // Tiles shared by the G heads of a kv head must keep something for at least one of them.
-          if (layout->heads == d.num_q_heads || d.num_q_heads == d.num_kv_heads) CHECK(tile_kept > 0);
-          if (layout->full[static_cast<size_t>(n)]) CHECK(tile_kept == area);
-        }
-      }
+void check_layout(const Case& c, uint32_t seed) {
+  const sattn::ResolvedProblem resolved = sattn::resolve_problem(&c.desc, nullptr);
+  const sattn_attention_desc& d = resolved.desc;
+  Tensors t(d, seed);
+  const std::vector<uint8_t> expected = brute_force(d, t, nullptr, 1);
+  for (const auto& [tile_q, tile_k] : kTileShapes) {
+    INFO(c.name << " tiles " << tile_q << "x" << tile_k);
+    const auto layout = layout_for(resolved, tile_q, tile_k, &t.args);
+    check_against(*layout, d, expected);
+  }
 }
 
 }  // namespace
@@ -197,57 +228,46 @@ TEST_CASE("layouts match the brute-force kept sets of every pattern", "[layout]"
     for (const Case& c : cases_for(pattern)) check_layout(c, seed++);
 }
 
-TEST_CASE("block_mask layouts list exactly the caller's blocks, then causal", "[layout]") {
+TEST_CASE("block_mask layouts keep exactly the caller's blocks, then causal, on any tile shape", "[layout]") {
   for (const bool causal : {false, true})
-    for (const int64_t mask_heads : {int64_t{1}, int64_t{4}}) {
-      sattn_attention_desc d = base(4, 2, 29, 70, causal);
-      d.pattern = SATTN_PATTERN_BLOCK_MASK;
-      d.params.block_size = 8;
-      const sattn_problem problem = sattn::resolve_problem(&d, nullptr).problem;
-      Tensors t(problem.desc, 99);
-      const int64_t nq = 4, nk = 9;
-      std::vector<uint8_t> blocks(static_cast<size_t>(2 * mask_heads * nq * nk));
-      std::mt19937 rng(5);
-      for (auto& x : blocks) x = static_cast<uint8_t>(rng() % 3 == 0 ? (rng() % 255) + 1 : 0);
-      sattn_tensor m{blocks.data(),
-                     SATTN_DEVICE_CPU,
-                     0,
-                     SATTN_DTYPE_U8,
-                     4,
-                     {2, mask_heads, nq, nk},
-                     {mask_heads * nq * nk, nq * nk, nk, 1}};
-      t.args.block_mask = &m;
-      const auto layout = sattn::make_layout(problem, &t.args, 1);
-      sattn_ref::Problem rp{2, 4, 2, 29, 70, 8, 4};
-      rp.causal = causal;
-      rp.pattern = SATTN_PATTERN_BLOCK_MASK;
-      rp.params = problem.desc.params;
-      sattn_ref::Inputs in;
-      in.q = t.q;
-      in.k = t.k;
-      in.v = t.v;
-      in.block_mask = blocks;
-      in.mask_heads = mask_heads;
-      const auto expected = sattn_ref::kept_mask(rp, in);
-      std::vector<uint8_t> mask(8);
-      int64_t mismatches = 0;
-      for (int64_t b = 0; b < 2; ++b)
-        for (int64_t hq = 0; hq < 4; ++hq)
-          for (int64_t i = 0; i < 29; ++i)
-            for (int64_t j = 0; j < 70; ++j)
-              mismatches += (expected[static_cast<size_t>(((b * 4 + hq) * 29 + i) * 70 + j)] != 0) !=
-                            layout_keeps(*layout, b, hq, i, j, mask);
-      INFO("causal " << causal << " mask heads " << mask_heads);
-      REQUIRE(mismatches == 0);
-    }
+    for (const int64_t mask_batches : {int64_t{1}, int64_t{2}})
+      for (const int64_t mask_heads : {int64_t{1}, int64_t{4}}) {
+        sattn_attention_desc desc = base(4, 2, 29, 70, causal);
+        desc.pattern = SATTN_PATTERN_BLOCK_MASK;
+        desc.params.block_size = 8;
+        const sattn::ResolvedProblem resolved = sattn::resolve_problem(&desc, nullptr);
+        Tensors t(resolved.desc, 99);
+        const int64_t nq = 4, nk = 9;
+        std::vector<uint8_t> blocks(static_cast<size_t>(mask_batches * mask_heads * nq * nk));
+        std::mt19937 rng(5);
+        for (auto& x : blocks) x = static_cast<uint8_t>(rng() % 3 == 0 ? (rng() % 255) + 1 : 0);
+        sattn_tensor m{blocks.data(),
+                       SATTN_DEVICE_CPU,
+                       0,
+                       SATTN_DTYPE_U8,
+                       4,
+                       {mask_batches, mask_heads, nq, nk},
+                       {mask_heads * nq * nk, nq * nk, nk, 1}};
+        t.args.block_mask = &m;
+        std::vector<uint8_t> per_batch = blocks;
+        if (mask_batches == 1) per_batch.insert(per_batch.end(), blocks.begin(), blocks.end());
+        const auto expected = brute_force(resolved.desc, t, &per_batch, mask_heads);
+        for (const auto& [tile_q, tile_k] : kTileShapes) {
+          INFO("causal " << causal << " mask " << mask_batches << "x" << mask_heads << " tiles " << tile_q << "x"
+                         << tile_k);
+          const auto layout = layout_for(resolved, tile_q, tile_k, &t.args);
+          CHECK(layout->batches == mask_batches);
+          check_against(*layout, resolved.desc, expected);
+        }
+      }
 }
 
 TEST_CASE("static layouts are shared by every batch and head", "[layout]") {
   sattn_attention_desc d = base(4, 2, 100, 100, true);
   d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
   d.params.window_size = 10;
-  const sattn_problem problem = sattn::resolve_problem(&d, nullptr).problem;
-  const auto layout = sattn::make_layout(problem, nullptr, 1);
+  const sattn::ResolvedProblem resolved = sattn::resolve_problem(&d, nullptr);
+  const auto layout = layout_for(resolved, 64, 64, nullptr);
   CHECK(layout->batches == 1);
   CHECK(layout->heads == 1);
   CHECK(layout->row_ptr.size() == 2 + 1);  // two query tiles of 64
@@ -269,14 +289,14 @@ TEST_CASE("ring windows far wider than the sequence stay exact and instant", "[l
     d.params.dilation = e.dilation;
     d.params.wrap = 1;
     if (e.dilation > 4) d.params.window_size = 1000;
-    const sattn_problem problem = sattn::resolve_problem(&d, nullptr).problem;
-    const auto layout = sattn::make_layout(problem, nullptr, 1);
-    std::vector<uint8_t> mask(64);
+    const sattn::ResolvedProblem resolved = sattn::resolve_problem(&d, nullptr);
+    const auto layout = layout_for(resolved, 64, 64, nullptr);
+    const sattn_layout_view view = layout->view();
     INFO("dilation " << e.dilation);
     for (int64_t i = 0; i < 7; ++i)
       for (int64_t j = 0; j < 10; ++j) {
         const int64_t p = i + 3;
-        CHECK(layout_keeps(*layout, 0, 0, i, j, mask) ==
+        CHECK(layout_keeps(view, 0, 0, i, j) ==
               ((((j - p) % e.residue_class) + e.residue_class) % e.residue_class == 0));
       }
   }

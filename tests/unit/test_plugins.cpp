@@ -2,6 +2,7 @@
 // without an entry point, with NULL ops, with missing functions or a taken name are refused with a message.
 #include <cmath>
 #include <cstdlib>
+#include <utility>
 #include <string>
 
 #include "api_helpers.hpp"
@@ -21,15 +22,15 @@ int32_t find_backend(const char* name) {
 
 }  // namespace
 
-TEST_CASE("the built-in cpu backend is registered", "[plugins]") {
-  const int32_t cpu = find_backend("cpu");
-  REQUIRE(cpu >= 0);
+TEST_CASE("the built-in reference backend is registered", "[plugins]") {
+  const int32_t reference = find_backend("reference");
+  REQUIRE(reference >= 0);
   sattn_backend_info info = SATTN_BACKEND_INFO_INIT;
-  REQUIRE(sattn_backend_get_info(cpu, &info) == SATTN_OK);
+  REQUIRE(sattn_backend_get_info(reference, &info) == SATTN_OK);
   REQUIRE(info.available == 1);
   REQUIRE(info.is_plugin == 0);
   REQUIRE(info.device_type == SATTN_DEVICE_CPU);
-  REQUIRE(info.pattern_mask == (1u << SATTN_PATTERN_COUNT) - 1u);
+  REQUIRE(info.pattern_mask == ((1u << SATTN_PATTERN_COUNT) - 1u & ~(1u << SATTN_PATTERN_AUTO)));
   REQUIRE(info.precision_mask == 0x1fu);
   test::require_status(sattn_backend_get_info(sattn_backend_count(), &info), SATTN_ERROR_INVALID_ARGUMENT,
                        "out of range");
@@ -42,19 +43,65 @@ TEST_CASE("broken plugins are refused with a message", "[plugins]") {
                        "cannot load plugin");
   test::require_status(sattn_backend_load(plugin("libsattn-backend-test-wrong_abi.so").c_str()),
                        SATTN_ERROR_VERSION_MISMATCH, "implements backend ABI version 999");
+  test::require_status(sattn_backend_load(plugin("libsattn-backend-test-small_ops.so").c_str()),
+                       SATTN_ERROR_VERSION_MISMATCH, "fewer than the");
   test::require_status(sattn_backend_load(plugin("libsattn-backend-test-no_entry.so").c_str()),
-                       SATTN_ERROR_BACKEND_UNAVAILABLE, "does not export sattn_backend_entry_v1");
+                       SATTN_ERROR_BACKEND_UNAVAILABLE, "does not export sattn_backend_entry_v2");
   test::require_status(sattn_backend_load(plugin("libsattn-backend-test-null_ops.so").c_str()),
                        SATTN_ERROR_BACKEND_UNAVAILABLE, "returned NULL");
   test::require_status(sattn_backend_load(plugin("libsattn-backend-test-missing_fn.so").c_str()),
                        SATTN_ERROR_BACKEND_UNAVAILABLE, "leaves functions NULL");
   test::require_status(sattn_backend_load(plugin("libsattn-backend-test-duplicate_name.so").c_str()),
-                       SATTN_ERROR_INVALID_ARGUMENT, "'cpu', a name already taken");
+                       SATTN_ERROR_INVALID_ARGUMENT, "'reference', a name already taken");
   test::require_status(sattn_backend_load(""), SATTN_ERROR_INVALID_ARGUMENT, "plugin path is empty");
   REQUIRE(sattn_backend_count() == before);
 }
 
-TEST_CASE("a good plugin registers, is chosen by name and computes through the layout", "[plugins]") {
+namespace {
+
+// Runs d on the reference backend and on the named plugin and returns the largest difference of O and of LSE.
+std::pair<float, float> plugin_vs_reference(const sattn_attention_desc& d, const char* backend,
+                                            const sattn_tensor* block_mask = nullptr) {
+  test::Problem p(d, 7);
+  test::OwnedTensor lse(1, d.batch, d.num_q_heads, d.q_len, 11);
+  lse.view.ndim = 3;
+  for (int k = 0; k < 3; ++k) {
+    lse.view.shape[k] = lse.view.shape[k + 1];
+    lse.view.strides[k] = lse.view.strides[k + 1];
+  }
+  p.args.lse = &lse.view;
+  p.args.block_mask = block_mask;
+  sattn_plan* reference = nullptr;
+  sattn_plan* plugin_plan = nullptr;
+  REQUIRE(test::create(d, &reference, "reference") == SATTN_OK);
+  sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
+  prefs.backend = backend;
+  prefs.flags = SATTN_PREF_STRICT;
+  test::require_status(sattn_plan_create(&d, &prefs, &plugin_plan), SATTN_OK, "");
+  sattn_plan_info info = SATTN_PLAN_INFO_INIT;
+  REQUIRE(sattn_plan_get_info(plugin_plan, &info) == SATTN_OK);
+  CHECK(info.block_size_q == 16);  // the plugin's tile shape, whatever the pattern's block size
+  CHECK(info.block_size_k == 24);
+  REQUIRE(test::run(reference, p.args) == SATTN_OK);
+  const std::vector<float> o = p.o.data, l = lse.data;
+  test::require_status(test::run(plugin_plan, p.args), SATTN_OK, "");
+  sattn_plan_stats a = SATTN_PLAN_STATS_INIT, b = SATTN_PLAN_STATS_INIT;
+  REQUIRE(sattn_plan_get_stats(reference, &a) == SATTN_OK);
+  REQUIRE(sattn_plan_get_stats(plugin_plan, &b) == SATTN_OK);
+  CHECK(a.kept_pairs == b.kept_pairs);  // the same kept sets, whatever the tile shape
+  CHECK(b.instructions == 42);
+  sattn_plan_destroy(reference);
+  sattn_plan_destroy(plugin_plan);
+  float worst_o = 0.0f, worst_lse = 0.0f;
+  for (size_t i = 0; i < o.size(); ++i) worst_o = std::max(worst_o, std::fabs(o[i] - p.o.data[i]));
+  for (size_t i = 0; i < l.size(); ++i)
+    worst_lse = std::isinf(l[i]) && l[i] == lse.data[i] ? worst_lse : std::max(worst_lse, std::fabs(l[i] - lse.data[i]));
+  return {worst_o, worst_lse};
+}
+
+}  // namespace
+
+TEST_CASE("a good plugin registers, is chosen by name and computes every pattern through the layout", "[plugins]") {
   REQUIRE(sattn_backend_load(plugin("libsattn-backend-test-naive.so").c_str()) == SATTN_OK);
   REQUIRE(sattn_backend_load(plugin("libsattn-backend-test-naive.so").c_str()) ==
           SATTN_OK);  // loading twice is a no-op
@@ -65,48 +112,102 @@ TEST_CASE("a good plugin registers, is chosen by name and computes through the l
   REQUIRE(info.is_plugin == 1);
   REQUIRE(std::string(info.path).find("libsattn-backend-test-naive.so") != std::string::npos);
 
-  sattn_attention_desc d = test::valid_desc();
+  sattn_attention_desc d = test::valid_desc();  // GQA 4:2, Lq 37 != Lk 53, awkward for 16 x 24 tiles
   d.flags = SATTN_FLAG_CAUSAL;
-  test::Problem p(d);
   sattn_plan* automatic = nullptr;
-  sattn_plan* named = nullptr;
   REQUIRE(test::create(d, &automatic) == SATTN_OK);
-  REQUIRE(test::create(d, &named, "naive") == SATTN_OK);
-  sattn_plan_info auto_info = SATTN_PLAN_INFO_INIT, named_info = SATTN_PLAN_INFO_INIT;
+  sattn_plan_info auto_info = SATTN_PLAN_INFO_INIT;
   REQUIRE(sattn_plan_get_info(automatic, &auto_info) == SATTN_OK);
-  REQUIRE(sattn_plan_get_info(named, &named_info) == SATTN_OK);
-  REQUIRE(std::string(auto_info.backend) == "cpu");  // the plugin is far more expensive
-  REQUIRE(std::string(named_info.backend) == "naive");
-  REQUIRE(std::string(named_info.kernel) == "naive_dense_c");
+  REQUIRE(std::string(auto_info.backend) == "reference");  // the plugin is far more expensive
+  sattn_plan_destroy(automatic);
 
-  REQUIRE(test::run(automatic, p.args) == SATTN_OK);
-  const std::vector<float> expected = p.o.data;
-  std::fill(p.o.data.begin(), p.o.data.end(), 0.0f);
-  REQUIRE(test::run(named, p.args) == SATTN_OK);
-  float worst = 0.0f;
-  for (size_t i = 0; i < expected.size(); ++i) worst = std::max(worst, std::fabs(expected[i] - p.o.data[i]));
-  REQUIRE(worst < 1e-4f);
-  sattn_plan_stats stats = SATTN_PLAN_STATS_INIT;
-  REQUIRE(sattn_plan_get_stats(named, &stats) == SATTN_OK);
-  REQUIRE(stats.instructions == 42);
+  struct Variant {
+    const char* name;
+    int32_t pattern;
+    bool causal;
+    void (*set)(sattn_pattern_params&);
+  };
+  const Variant variants[] = {
+      {"dense causal", SATTN_PATTERN_DENSE, true, [](sattn_pattern_params&) {}},
+      {"window 5 dilation 2 global 3", SATTN_PATTERN_SLIDING_WINDOW, false,
+       [](sattn_pattern_params& p) { p.window_size = 5, p.dilation = 2, p.global_tokens = 3; }},
+      {"causal ring window 7", SATTN_PATTERN_SLIDING_WINDOW, true,
+       [](sattn_pattern_params& p) { p.window_size = 7, p.wrap = 1; }},
+      {"block local global b 8", SATTN_PATTERN_BLOCK_LOCAL_GLOBAL, true,
+       [](sattn_pattern_params& p) { p.block_size = 8, p.global_tokens = 5; }},
+      {"block top-k b 8", SATTN_PATTERN_BLOCK_TOPK, true,
+       [](sattn_pattern_params& p) { p.block_size = 8, p.keep_ratio = 0.3f; }},
+      {"2:4", SATTN_PATTERN_NM_STRUCTURED, false, [](sattn_pattern_params& p) { p.nm_n = 2, p.nm_m = 4; }},
+      {"top-k 5", SATTN_PATTERN_TOPK_PER_QUERY, true, [](sattn_pattern_params& p) { p.topk_k = 5; }},
+      {"lsh 4", SATTN_PATTERN_LSH, false, [](sattn_pattern_params& p) { p.lsh_buckets = 4, p.lsh_seed = 3; }},
+      {"landmark 6", SATTN_PATTERN_LANDMARK, false, [](sattn_pattern_params& p) { p.num_landmarks = 6; }},
+  };
+  for (const Variant& v : variants) {
+    INFO(v.name);
+    sattn_attention_desc vd = test::valid_desc();
+    vd.pattern = v.pattern;
+    vd.flags = v.causal ? SATTN_FLAG_CAUSAL : 0u;
+    v.set(vd.params);
+    const auto [o, lse] = plugin_vs_reference(vd, "naive");
+    CHECK(o < 1e-4f);
+    CHECK(lse < 1e-4f);
+  }
+  // A user block mask of batch 1, broadcast over both batches.
+  sattn_attention_desc md = test::valid_desc();
+  md.pattern = SATTN_PATTERN_BLOCK_MASK;
+  md.params.block_size = 8;
+  md.flags = SATTN_FLAG_CAUSAL;
+  std::vector<uint8_t> blocks(static_cast<size_t>(4 * 5 * 7));
+  for (size_t n = 0; n < blocks.size(); ++n) blocks[n] = static_cast<uint8_t>((n * 7 + 3) % 5 < 2);
+  const sattn_tensor mask{blocks.data(), SATTN_DEVICE_CPU, 0, SATTN_DTYPE_U8, 4, {1, 4, 5, 7}, {140, 35, 7, 1}};
+  const auto [o, lse] = plugin_vs_reference(md, "naive", &mask);
+  CHECK(o < 1e-4f);
+  CHECK(lse < 1e-4f);
 
-  // A pattern the plugin does not support: strict refuses, otherwise it falls back to a backend that can.
-  d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
-  d.params.window_size = 3;
+  // A precision the plugin's mask leaves out is refused before its supports() is asked.
+  d.precision = SATTN_PRECISION_BF16;
   sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
   prefs.backend = "naive";
   prefs.flags = SATTN_PREF_STRICT;
   sattn_plan* plan = nullptr;
-  test::require_status(sattn_plan_create(&d, &prefs, &plan), SATTN_ERROR_NOT_SUPPORTED, "naive supports only dense");
+  test::require_status(sattn_plan_create(&d, &prefs, &plan), SATTN_ERROR_NOT_SUPPORTED,
+                       "naive: does not implement precision bf16");
+  // Without strict it falls back to a backend that can.
   prefs.flags = 0;
   REQUIRE(sattn_plan_create(&d, &prefs, &plan) == SATTN_OK);
   sattn_plan_info fallback = SATTN_PLAN_INFO_INIT;
   REQUIRE(sattn_plan_get_info(plan, &fallback) == SATTN_OK);
-  REQUIRE(std::string(fallback.backend) == "cpu");
+  REQUIRE(std::string(fallback.backend) == "reference");
   REQUIRE(std::string(fallback.reason).find("fell back") != std::string::npos);
   sattn_plan_destroy(plan);
-  sattn_plan_destroy(automatic);
-  sattn_plan_destroy(named);
+}
+
+TEST_CASE("a plugin built with a newer header's larger ops table is accepted", "[plugins]") {
+  REQUIRE(sattn_backend_load(plugin("libsattn-backend-test-newer_ops.so").c_str()) == SATTN_OK);
+  sattn_attention_desc d = test::valid_desc();
+  const auto [o, lse] = plugin_vs_reference(d, "naive_newer");
+  CHECK(o < 1e-4f);
+  CHECK(lse < 1e-4f);
+}
+
+TEST_CASE("a device backend without device-side selection is not offered data-dependent patterns", "[plugins]") {
+  REQUIRE(sattn_backend_load(plugin("libsattn-backend-test-naive_gpu.so").c_str()) == SATTN_OK);
+  sattn_attention_desc d = test::valid_desc();
+  d.pattern = SATTN_PATTERN_TOPK_PER_QUERY;
+  d.params.topk_k = 4;
+  sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
+  prefs.backend = "naive_gpu";
+  prefs.flags = SATTN_PREF_STRICT;
+  sattn_plan* plan = nullptr;
+  test::require_status(sattn_plan_create(&d, &prefs, &plan), SATTN_ERROR_NOT_SUPPORTED,
+                       "selects from the tensors, which live on its device");
+  // A static pattern is fine: its layout comes from the descriptor alone. Host tensors are then refused.
+  d.pattern = SATTN_PATTERN_DENSE;
+  REQUIRE(sattn_plan_create(&d, &prefs, &plan) == SATTN_OK);
+  test::Problem p(d);
+  test::require_status(sattn_plan_can_implement(plan, &p.args), SATTN_ERROR_INVALID_ARGUMENT,
+                       "but the plan's backend reads device type 2");
+  sattn_plan_destroy(plan);
 }
 
 TEST_CASE("an unknown backend name is refused", "[plugins]") {
@@ -119,6 +220,8 @@ TEST_CASE("an unknown backend name is refused", "[plugins]") {
 TEST_CASE("plugins on SATTN_PLUGIN_PATH load by themselves; broken ones are skipped", "[.scan]") {
   REQUIRE(std::getenv("SATTN_PLUGIN_PATH") != nullptr);
   REQUIRE(find_backend("naive") >= 0);
-  REQUIRE(find_backend("cpu") >= 0);
-  REQUIRE(sattn_backend_count() == 2);
+  REQUIRE(find_backend("reference") >= 0);
+  REQUIRE(find_backend("naive_gpu") >= 0);
+  REQUIRE(find_backend("naive_newer") >= 0);
+  REQUIRE(sattn_backend_count() == 4);
 }

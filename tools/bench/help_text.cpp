@@ -12,7 +12,7 @@ A driver in the spirit of oneDNN's benchdnn: runs attention problems through lib
 Options:
   --mode=perf|corr|both  perf (default): time each problem; corr: compare with the exact backend; both: corr, then
                          perf. Without problems the default set runs in mode both.
-  --backend=NAME         run on this backend only (sattn-info lists them); default: automatic selection, or cpu
+  --backend=NAME         run on this backend only (sattn-info lists them); default: automatic selection, or reference
                          for the default set. $SATTN_BACKEND overrides it as it does for every libsattn program.
   --reps=N               timed runs per problem; the median is reported, after one untimed warm-up run. Default:
                          as many as fit in about two seconds (at most 100; at least 3 unless a run takes
@@ -58,7 +58,7 @@ Problems:
   Integers may be written in hexadecimal (0x...). A problem text the grammar or the library rejects as invalid
   stops the run before anything runs, with exit code 2.
 
-Correctness: inputs are uniform in [-2, 2]; the problem runs on the chosen backend and on the exact backend (cpu,
+Correctness: inputs are uniform in [-2, 2]; the problem runs on the chosen backend and on the exact backend (reference,
   precision fp32, the same pattern and inputs). rel.err = max |O - O_exact| / max |O_exact|; it passes within the
   tolerance of the problem's precision (SPEC.md): fp32 1e-4, bf16 and fp16 2e-2, int8 5e-2, int4 1.5e-1; with 16-bit
   tensors at least one unit in the last place of the output type (bf16 2^-7, f16 2^-10), since both outputs are

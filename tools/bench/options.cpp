@@ -94,7 +94,7 @@ Options parse_options(int argc, char** argv) {
     options.default_set = true;
     options.problems = default_problems();
     if (!mode_given) options.mode = Mode::both;
-    if (options.backend.empty()) options.backend = "cpu";
+    if (options.backend.empty()) options.backend = "reference";
   }
   return options;
 }

@@ -13,7 +13,7 @@ namespace {
 // Timed runs of one problem take about this long when --reps is not given.
 constexpr double kTimedSecondsPerProblem = 2.0;
 // The exact backend of correctness mode.
-constexpr const char* kReferenceBackend = "cpu";
+constexpr const char* kReferenceBackend = "reference";
 
 bool is_unsupported(sattn_status status) {
   return status == SATTN_ERROR_NOT_SUPPORTED || status == SATTN_ERROR_BACKEND_UNAVAILABLE;

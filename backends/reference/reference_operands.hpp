@@ -1,5 +1,6 @@
-// Q, K and V as the exact CPU kernel consumes them: contiguous, and already carrying the precision's effect
-// (bf16/fp16 rounding, or int8/int4 quantisation with a per-tensor scale), laid out in the caller's workspace.
+// Q, K and V as the reference kernel consumes them: contiguous fp32 already carrying the precision's effect
+// (bf16/fp16 rounding), plus for int8/int4 the quantised copies and scales the host's quantisation computes; all
+// laid out in the caller's workspace.
 #pragma once
 
 #include <sattn_backend.h>
@@ -7,17 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace sattn::cpu {
-
-struct Operand {
-  const float* values = nullptr;      // fp32 (rounded for bf16/fp16), [heads, rows, dim]
-  const int8_t* quantized = nullptr;  // int8/int4 precisions only
-  float scale = 1.0f;                 // quantisation scale (1 for floating precisions)
-  int64_t rows = 0, dim = 0;
-};
+namespace sattn_reference {
 
 struct Operands {
-  Operand q, k, v;
+  const float* q = nullptr;  // [B, Hq, Lq, D]
+  const float* k = nullptr;  // [B, Hk, kv_rows, D]
+  const float* v = nullptr;  // [B, Hk, kv_rows, Dv]
+  sattn_quantized_operands quantized{};  // int8/int4 only (q == nullptr otherwise)
 };
 
 // Workspace bytes prepare_operands needs for a problem whose attended key sequence has kv_rows rows.
@@ -28,4 +25,4 @@ size_t operands_workspace(const sattn_problem& problem, int64_t kv_rows);
 Operands prepare_operands(const sattn_problem& problem, const sattn_run_args& args, const float* derived_keys,
                           const float* derived_values, int64_t kv_rows, void* workspace);
 
-}  // namespace sattn::cpu
+}  // namespace sattn_reference

@@ -1,0 +1,18 @@
+// The built-in backends enter through the same entry-point signature as plugins, so they use only the public
+// backend interface (backends/ is compiled without src/ on its include path).
+#include <sattn_backend.h>
+
+#include "core/error.hpp"
+#include "registry/registry.hpp"
+
+extern "C" const sattn_backend_ops* sattn_reference_backend_entry(uint32_t abi, const sattn_host_api* host);
+
+namespace sattn {
+
+std::vector<const sattn_backend_ops*> builtin_backends(const sattn_host_api& host) {
+  const sattn_backend_ops* reference = sattn_reference_backend_entry(SATTN_BACKEND_ABI_VERSION, &host);
+  if (reference == nullptr) fail(SATTN_ERROR_INTERNAL, "the built-in reference backend refused the host API");
+  return {reference};
+}
+
+}  // namespace sattn
