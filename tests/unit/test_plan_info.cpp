@@ -1,6 +1,7 @@
 // What a plan reports (backend, kernel, pattern, reason, tiles, density, estimates) and its run statistics, the
 // backend override through SATTN_BACKEND, and one plan run concurrently from several threads.
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -88,4 +89,57 @@ TEST_CASE("one plan runs from several threads at once", "[plan][threads]") {
   REQUIRE(sattn_plan_get_stats(plan, &stats) == SATTN_OK);
   CHECK(stats.runs == kThreads + 3 * kThreads);
   sattn_plan_destroy(plan);
+}
+
+TEST_CASE("plans of analytic patterns hold memory in proportion to the query tiles, not their square", "[plan]") {
+  // At 2^22 positions the (query tile, key tile) pairs of a dense causal layout number 2^31; the plan holds a few
+  // spans per query tile instead.
+  for (const int32_t pattern : {SATTN_PATTERN_DENSE, SATTN_PATTERN_SLIDING_WINDOW}) {
+    sattn_attention_desc d = test::valid_desc();
+    d.q_len = d.kv_len = int64_t{1} << 22;
+    d.flags = SATTN_FLAG_CAUSAL;
+    d.pattern = pattern;
+    d.params.window_size = 256;
+    sattn_plan* plan = nullptr;
+    REQUIRE(test::create(d, &plan, "reference") == SATTN_OK);
+    sattn_plan_info info = SATTN_PLAN_INFO_INIT;
+    REQUIRE(sattn_plan_get_info(plan, &info) == SATTN_OK);
+    const int64_t q_tiles = d.q_len / info.block_size_q;
+    INFO("pattern " << sattn_pattern_name(pattern) << ": " << info.num_spans << " spans, " << info.plan_bytes
+                    << " bytes");
+    CHECK(info.num_spans <= 3 * q_tiles);
+    CHECK(info.plan_bytes < size_t{8} << 20);
+    CHECK(info.density > 0.0);
+    sattn_plan_destroy(plan);
+  }
+}
+
+TEST_CASE("plan_info of an older, smaller size is accepted and filled up to its size", "[plan]") {
+  sattn_plan* plan = nullptr;
+  REQUIRE(test::create(test::valid_desc(), &plan) == SATTN_OK);
+  sattn_plan_info info = SATTN_PLAN_INFO_INIT;
+  info.struct_size = static_cast<uint32_t>(offsetof(sattn_plan_info, plan_bytes));  // as built against 0.1
+  info.plan_bytes = 12345;
+  REQUIRE(sattn_plan_get_info(plan, &info) == SATTN_OK);
+  CHECK(info.workspace_size > 0);
+  CHECK(info.plan_bytes == 12345);  // beyond the caller's size: untouched
+  info.struct_size = static_cast<uint32_t>(offsetof(sattn_plan_info, plan_bytes) + 4);  // no version has this size
+  test::require_status(sattn_plan_get_info(plan, &info), SATTN_ERROR_INVALID_ARGUMENT, "not the size of any version");
+  sattn_plan_destroy(plan);
+}
+
+TEST_CASE("the library names its enums and reads names back, aliases and any case included", "[names]") {
+  CHECK(std::string(sattn_pattern_name(SATTN_PATTERN_BLOCK_TOPK)) == "block_topk");
+  CHECK(std::string(sattn_precision_name(SATTN_PRECISION_INT4)) == "int4");
+  CHECK(std::string(sattn_dtype_name(SATTN_DTYPE_BF16)) == "bf16");
+  CHECK(std::string(sattn_device_type_name(SATTN_DEVICE_CUDA_MANAGED)) == "cuda_managed");
+  CHECK(sattn_pattern_name(SATTN_PATTERN_COUNT) == nullptr);
+  CHECK(sattn_precision_name(-1) == nullptr);
+  CHECK(sattn_pattern_from_name("BSR") == SATTN_PATTERN_BLOCK_TOPK);
+  CHECK(sattn_pattern_from_name("sliding_global") == SATTN_PATTERN_SLIDING_WINDOW);
+  CHECK(sattn_precision_from_name("bfloat16") == SATTN_PRECISION_BF16);
+  CHECK(sattn_dtype_from_name("half") == SATTN_DTYPE_F16);
+  CHECK(sattn_pattern_from_name("no_such_pattern") == -1);
+  CHECK(sattn_dtype_from_name(nullptr) == -1);
+  for (int32_t p = 0; p < SATTN_PATTERN_COUNT; ++p) CHECK(sattn_pattern_from_name(sattn_pattern_name(p)) == p);
 }
