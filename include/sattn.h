@@ -125,7 +125,8 @@ typedef struct sattn_pattern_params {
   int64_t dilation;        /* sliding_window: stride d between kept keys (default 1) */
   int64_t wrap;            /* sliding_window: 1 = ring (positions mod kv_len) */
   int64_t global_tokens;   /* sliding_window, block_topk, block_local_global: first g keys/queries are global */
-  int64_t block_size;      /* block patterns: block size b (other patterns: tile size of the layout, 0 = 64) */
+  int64_t block_size;      /* block patterns: block size b (other patterns: a tile-size hint the reference backend
+                              takes; 0 = the backend's choice) */
   float keep_ratio;        /* block_topk: fraction of candidate blocks kept, in (0, 1] */
   float scale_q;           /* int8/int4: quantisation scale of Q (0 = max|Q| / qmax) */
   int64_t topk_blocks;     /* block_topk: number of blocks kept (overrides keep_ratio when > 0) */
@@ -203,7 +204,9 @@ typedef struct sattn_run_args {
 typedef struct sattn_plan_prefs {
   uint32_t struct_size;
   uint32_t flags;      /* SATTN_PREF_* */
-  const char* backend; /* NULL = automatic (cheapest that supports it); overridden by $SATTN_BACKEND */
+  const char* backend; /* NULL = automatic (cheapest that supports it); overridden by $SATTN_BACKEND. A named backend
+                          that cannot run the problem falls back to the automatic choice (plan info's reason says
+                          so) unless flags has SATTN_PREF_STRICT. */
   int32_t device_id;
   int32_t num_threads; /* CPU: 0 = all cores */
 } sattn_plan_prefs;
@@ -252,8 +255,8 @@ SATTN_API sattn_status sattn_plan_create(const sattn_attention_desc* desc, const
 SATTN_API sattn_status sattn_plan_can_implement(const sattn_plan* plan, const sattn_run_args* args);
 /* Bytes of workspace sattn_plan_run needs (may be 0). */
 SATTN_API sattn_status sattn_plan_workspace_size(const sattn_plan* plan, size_t* out_bytes);
-/* Runs the plan. workspace may be NULL when the size is 0; it must be 64-byte aligned otherwise it is realigned
- * internally at the cost of up to 63 bytes (ask for workspace_size and pass at least that). stream: CUDA stream,
+/* Runs the plan. workspace may be NULL when the size is 0; any alignment works, because workspace_size includes 64
+ * bytes the library uses to align the backend's part (pass at least workspace_size bytes). stream: CUDA stream,
  * NULL on the CPU. Thread safe: one plan may be run from many threads at once with distinct workspaces. */
 SATTN_API sattn_status sattn_plan_run(const sattn_plan* plan, const sattn_run_args* args, void* workspace,
                                       size_t workspace_bytes, void* stream);

@@ -4,16 +4,15 @@
 #include <limits>
 
 #include "core/half.hpp"
-#include "core/precision.hpp"
 
 using namespace sattn;
 
 TEST_CASE("bf16 rounds to nearest even", "[half]") {
   CHECK(float_to_bf16(1.0f) == 0x3f80);
   CHECK(bf16_to_float(0x3f80) == 1.0f);
-  CHECK(float_to_bf16(bits_float(0x3f808000u)) == 0x3f80);  // tie, even stays
-  CHECK(float_to_bf16(bits_float(0x3f818000u)) == 0x3f82);  // tie, odd rounds up
-  CHECK(float_to_bf16(bits_float(0x3f808001u)) == 0x3f81);
+  CHECK(float_to_bf16(sattn_bits_float(0x3f808000u)) == 0x3f80);  // tie, even stays
+  CHECK(float_to_bf16(sattn_bits_float(0x3f818000u)) == 0x3f82);  // tie, odd rounds up
+  CHECK(float_to_bf16(sattn_bits_float(0x3f808001u)) == 0x3f81);
   CHECK(std::isnan(bf16_to_float(float_to_bf16(std::numeric_limits<float>::quiet_NaN()))));
   CHECK(std::isinf(bf16_to_float(float_to_bf16(std::numeric_limits<float>::infinity()))));
 }
@@ -36,14 +35,15 @@ TEST_CASE("fp16 conversions are exact where representable and round to nearest e
   CHECK(std::isnan(f16_to_float(float_to_f16(std::numeric_limits<float>::quiet_NaN()))));
 }
 
-TEST_CASE("quantisation follows SPEC.md", "[half]") {
-  CHECK(quant_scale(0.0f, 254.0f, SATTN_PRECISION_INT8) == 2.0f);
-  CHECK(quant_scale(0.0f, 14.0f, SATTN_PRECISION_INT4) == 2.0f);
-  CHECK(quant_scale(0.5f, 14.0f, SATTN_PRECISION_INT4) == 0.5f);
-  CHECK(quant_scale(0.0f, 0.0f, SATTN_PRECISION_INT8) == 1.0f);  // all-zero tensor
-  CHECK(quantize(300.0f, 2.0f, 127.0f) == 127);
-  CHECK(quantize(-5.0f, 2.0f, 127.0f) == -2);  // -2.5 ties to even
-  CHECK(quantize(7.0f, 2.0f, 127.0f) == 4);    // 3.5 ties to even
-  CHECK(quantize(100.0f, 1.0f, 7.0f) == 7);
-  CHECK(quantize(std::numeric_limits<float>::quiet_NaN(), 1.0f, 7.0f) == -7);
+TEST_CASE("the shared quantisation step rounds half to even and clamps", "[half]") {
+  CHECK(sattn_quant_scale(254.0f, 127.0f) == 2.0f);
+  CHECK(sattn_quant_scale(14.0f, 7.0f) == 2.0f);
+  CHECK(sattn_quant_scale(0.0f, 127.0f) == 1.0f);  // an all-zero slice
+  CHECK(sattn_quantize(300.0f, 2.0f, 127.0f) == 127);
+  CHECK(sattn_quantize(-5.0f, 2.0f, 127.0f) == -2);  // -2.5 ties to even
+  CHECK(sattn_quantize(7.0f, 2.0f, 127.0f) == 4);    // 3.5 ties to even
+  CHECK(sattn_quantize(100.0f, 1.0f, 7.0f) == 7);
+  CHECK(sattn_quantize(std::numeric_limits<float>::quiet_NaN(), 1.0f, 7.0f) == -7);
+  CHECK(sattn_quant_max(SATTN_PRECISION_INT4) == 7.0f);
+  CHECK(sattn_round_to_precision(1.0f + std::ldexp(1.0f, -9), SATTN_PRECISION_BF16) == 1.0f);
 }
