@@ -10,8 +10,11 @@ A driver in the spirit of oneDNN's benchdnn: runs attention problems through lib
 (against the exact CPU backend) or performance mode (median time, TFLOP/s, speedup over dense attention).
 
 Options:
-  --mode=perf|corr|both  perf (default): time each problem; corr: compare with the exact backend; both: corr, then
-                         perf. Without problems the default set runs in mode both.
+  --mode=perf|corr|both|plan
+                         perf (default): time each problem; corr: compare with the exact backend; both: corr, then
+                         perf; plan: time sattn_plan_create alone (no tensors are made, so any length works) and
+                         report the host memory and spans the plan holds. Without problems the default set runs in
+                         mode both.
   --backend=NAME         run on this backend only (sattn-info lists them); default: automatic selection, or reference
                          for the default set. $SATTN_BACKEND overrides it as it does for every libsattn program.
   --reps=N               timed runs per problem; the median is reported, after one untimed warm-up run. Default:
@@ -45,7 +48,7 @@ Problems:
   Pattern parameters (sattn_pattern_params, SPEC.md says what each means; unset ones keep the header defaults):
     window_size=N dilation=N wrap=0|1 global_tokens=N          sliding_window (dilation defaults to 1)
     block_size=N keep_ratio=X topk_blocks=N comp_block_size=N  block_topk (block_size also block_local_global,
-                                                               block_mask, and the layout tile of the others)
+                                                               block_mask; a tile hint to the reference backend)
     local_blocks=N                                             block_local_global (default 1)
     nm_n=N nm_m=N, or nm=N:M                                   nm_structured
     topk_k=N                                                   topk_per_query

@@ -78,6 +78,10 @@ void write_plan(JsonWriter& json, const PlanDetails& plan) {
   json.number(plan.estimated_bytes);
   json.key("workspace_size");
   json.integer(static_cast<int64_t>(plan.workspace_size));
+  json.key("plan_bytes");
+  json.integer(static_cast<int64_t>(plan.plan_bytes));
+  json.key("num_spans");
+  json.integer(plan.num_spans);
   json.end_object();
 }
 
@@ -162,6 +166,21 @@ void write_record(JsonWriter& json, const ProblemRecord& record) {
   json.key("performance");
   if (record.performance) {
     write_performance(json, *record.performance);
+  } else {
+    json.null();
+  }
+  json.key("plan_cost");
+  if (record.plan_cost) {
+    json.begin_object();
+    json.key("median_s");
+    json.number(record.plan_cost->timing.median);
+    json.key("runs");
+    json.integer(static_cast<int64_t>(record.plan_cost->timing.seconds.size()));
+    json.key("plan_bytes");
+    json.integer(static_cast<int64_t>(record.plan_cost->plan_bytes));
+    json.key("num_spans");
+    json.integer(record.plan_cost->num_spans);
+    json.end_object();
   } else {
     json.null();
   }

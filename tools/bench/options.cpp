@@ -25,7 +25,8 @@ Mode parse_mode(std::string_view text) {
   if (text == "perf") return Mode::perf;
   if (text == "corr") return Mode::corr;
   if (text == "both") return Mode::both;
-  throw UsageError("--mode expects perf, corr or both, got '" + std::string(text) + "'");
+  if (text == "plan") return Mode::plan;
+  throw UsageError("--mode expects perf, corr, both or plan, got '" + std::string(text) + "'");
 }
 
 }  // namespace
@@ -38,6 +39,8 @@ std::string mode_name(Mode mode) {
       return "corr";
     case Mode::both:
       return "both";
+    case Mode::plan:
+      return "plan";
   }
   return "?";
 }

@@ -10,7 +10,7 @@
 
 namespace sattn_bench {
 
-enum class Mode { perf, corr, both };
+enum class Mode { perf, corr, both, plan };
 
 struct Options {
   Mode mode = Mode::perf;

@@ -36,7 +36,7 @@ PlanDetails Plan::details() const {
   const auto text = [](const char* value) { return value != nullptr ? std::string(value) : std::string(); };
   return PlanDetails{info.pattern,         text(info.backend), text(info.kernel), text(info.reason),
                      info.block_size_q,    info.block_size_k,  info.density,      info.estimated_flops,
-                     info.estimated_bytes, info.workspace_size};
+                     info.estimated_bytes, info.workspace_size, info.plan_bytes,   info.num_spans};
 }
 
 sattn_plan_stats Plan::stats() const {

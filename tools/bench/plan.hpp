@@ -36,6 +36,8 @@ struct PlanDetails {
   double estimated_flops = 0.0;
   double estimated_bytes = 0.0;
   size_t workspace_size = 0;
+  size_t plan_bytes = 0;  // host memory the plan holds
+  int64_t num_spans = 0;  // spans of its static layout
 };
 
 class Plan {

@@ -40,6 +40,13 @@ struct PerformanceResult {
   std::string dense_note;     // why there is no dense time
 };
 
+// --mode=plan: what creating the plan costs.
+struct PlanCostResult {
+  Timing timing;  // of sattn_plan_create + sattn_plan_destroy
+  size_t plan_bytes = 0;
+  int64_t num_spans = 0;
+};
+
 struct ProblemRecord {
   int index = 0;
   Problem problem;
@@ -49,6 +56,7 @@ struct ProblemRecord {
   std::optional<PlanDetails> plan;
   std::optional<CorrectnessResult> correctness;
   std::optional<PerformanceResult> performance;
+  std::optional<PlanCostResult> plan_cost;
 };
 
 std::string verdict_name(Verdict verdict);

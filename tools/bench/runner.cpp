@@ -81,9 +81,18 @@ ProblemRecord BenchRunner::run(int index, const Problem& problem) {
   record.text = format_problem(problem);
   try {
     Plan plan(problem.desc, options_.backend, options_.threads);
-    const ProblemInputs inputs = make_inputs(problem, options_.seed);
     record.plan = plan.details();
     record.verdict = Verdict::ok;
+    if (options_.mode == Mode::plan) {
+      PlanCostResult cost;
+      cost.timing = time_runs([&] { Plan timed(problem.desc, options_.backend, options_.threads); }, options_.reps,
+                              kTimedSecondsPerProblem);
+      cost.plan_bytes = record.plan->plan_bytes;
+      cost.num_spans = record.plan->num_spans;
+      record.plan_cost = cost;
+      return record;
+    }
+    const ProblemInputs inputs = make_inputs(problem, options_.seed);
     if (options_.mode != Mode::perf) {
       record.correctness = check_correctness(problem, plan, inputs);
       record.verdict = record.correctness->passed ? Verdict::pass : Verdict::fail;
