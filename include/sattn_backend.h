@@ -43,7 +43,8 @@ typedef struct sattn_problem {
   int64_t tile_k;
 } sattn_problem;
 
-/* ---- block layouts ------------------------------------------------------------------------------------------------ */
+/* ---- block layouts ------------------------------------------------------------------------------------------------
+ */
 typedef struct sattn_layout sattn_layout; /* opaque, immutable once built */
 
 typedef enum sattn_tile_kind {
@@ -105,9 +106,9 @@ typedef struct sattn_layout_view {
   int64_t tile_q, tile_k;
   int64_t num_q_tiles, num_k_tiles;
   int64_t q_len;
-  int64_t kv_len;  /* length of the attended key sequence (num_landmarks for landmark attention) */
-  int64_t batches; /* 1: shared by every batch, else batch */
-  int64_t heads;   /* 1: shared by every head; num_kv_heads: per kv head; num_q_heads: per query head */
+  int64_t kv_len;       /* length of the attended key sequence (num_landmarks for landmark attention) */
+  int64_t batches;      /* 1: shared by every batch, else batch */
+  int64_t heads;        /* 1: shared by every head; num_kv_heads: per kv head; num_q_heads: per query head */
   int64_t head_divisor; /* query head hq reads layout head hq / head_divisor (1 per query head, G per kv head) */
   /* Row r = (b' * heads + h') * num_q_tiles + qt with b' = batches == 1 ? 0 : b and h' = heads == 1 ? 0 :
    * hq / head_divisor (sattn_layout_row). Its spans are spans[row_ptr[r] .. row_ptr[r + 1]). */
@@ -125,7 +126,8 @@ typedef struct sattn_layout_view {
   int64_t num_bits_words;
 } sattn_layout_view;
 
-/* ---- quantised operands (int8/int4, the computation docs/patterns.md defines) -------------------------------------- */
+/* ---- quantised operands (int8/int4, the computation docs/patterns.md defines) --------------------------------------
+ */
 typedef struct sattn_quantized_operands {
   uint32_t struct_size;
   uint32_t reserved0;
@@ -138,7 +140,8 @@ typedef struct sattn_quantized_operands {
   float* lse_shift; /* [B, Hq, Lq]: scale * q_i . kbar, added back to the LSE */
 } sattn_quantized_operands;
 
-/* ---- services of the core ------------------------------------------------------------------------------------------ */
+/* ---- services of the core ------------------------------------------------------------------------------------------
+ */
 typedef sattn_status (*sattn_range_fn)(void* context, int64_t begin, int64_t end);
 
 typedef struct sattn_host_api {
@@ -182,8 +185,8 @@ typedef struct sattn_backend_ops {
   uint32_t abi_version; /* SATTN_BACKEND_ABI_VERSION */
   const char* name;     /* short, unique: "reference", "cpu", "cuda", ... (at most 63 characters) */
   const char* description;
-  int32_t device_type; /* sattn_device_type of the tensors it reads */
-  uint32_t flags;      /* SATTN_BACKEND_* */
+  int32_t device_type;     /* sattn_device_type of the tensors it reads */
+  uint32_t flags;          /* SATTN_BACKEND_* */
   uint32_t pattern_mask;   /* 1 << sattn_pattern for each pattern it runs: the core offers it no other */
   uint32_t precision_mask; /* 1 << sattn_precision likewise */
   /* 1 when the backend can run on this machine now. Called once at registration. */

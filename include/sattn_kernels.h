@@ -25,7 +25,8 @@ extern "C" {
 #define SATTN_INLINE static inline
 #endif
 
-/* ---- integer helpers ----------------------------------------------------------------------------------------------- */
+/* ---- integer helpers -----------------------------------------------------------------------------------------------
+ */
 /* Floor division and non-negative remainder for a possibly negative numerator and a positive divisor. */
 SATTN_INLINE int64_t sattn_floor_div(int64_t a, int64_t b) {
   const int64_t q = a / b;
@@ -36,7 +37,8 @@ SATTN_INLINE int64_t sattn_positive_mod(int64_t a, int64_t m) {
   return r < 0 ? r + m : r;
 }
 
-/* ---- element predicates -------------------------------------------------------------------------------------------- */
+/* ---- element predicates --------------------------------------------------------------------------------------------
+ */
 /* Whether key j is in the pattern part of the rule for query i (global tokens and causal aside). */
 SATTN_INLINE int sattn_rule_in_pattern(const sattn_element_rule* rule, int64_t i, int64_t j) {
   const int64_t p = i + rule->q_offset;
@@ -103,7 +105,8 @@ SATTN_INLINE int64_t sattn_layout_row(const sattn_layout_view* view, int64_t b, 
   return (bb * view->heads + h) * view->num_q_tiles + qt;
 }
 
-/* ---- fp16 and bf16 ------------------------------------------------------------------------------------------------- */
+/* ---- fp16 and bf16 -------------------------------------------------------------------------------------------------
+ */
 SATTN_INLINE uint32_t sattn_float_bits(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
@@ -142,9 +145,9 @@ SATTN_INLINE uint16_t sattn_float_to_f16(float f) {
   const uint32_t u = sattn_float_bits(f);
   const uint32_t sign = (u >> 16) & 0x8000u;
   const uint32_t magnitude = u & 0x7fffffffu;
-  if (magnitude > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);   /* NaN */
-  if (magnitude >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  /* rounds to infinity */
-  if (magnitude < 0x38800000u) {                                    /* subnormal or zero */
+  if (magnitude > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);  /* NaN */
+  if (magnitude >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds to infinity */
+  if (magnitude < 0x38800000u) {                                   /* subnormal or zero */
     const uint32_t mantissa = (magnitude & 0x7fffffu) | 0x800000u;
     const uint32_t shift = 126u - (magnitude >> 23); /* 14..24 */
     uint32_t value, remainder, half;
@@ -164,7 +167,8 @@ SATTN_INLINE uint16_t sattn_float_to_f16(float f) {
 SATTN_INLINE float sattn_round_to_bf16(float f) { return sattn_bf16_to_float(sattn_float_to_bf16(f)); }
 SATTN_INLINE float sattn_round_to_f16(float f) { return sattn_f16_to_float(sattn_float_to_f16(f)); }
 
-/* ---- precisions ---------------------------------------------------------------------------------------------------- */
+/* ---- precisions ----------------------------------------------------------------------------------------------------
+ */
 SATTN_INLINE int sattn_is_integer_precision(int32_t precision) {
   return precision == SATTN_PRECISION_INT8 || precision == SATTN_PRECISION_INT4;
 }

@@ -36,7 +36,11 @@ struct Counts {
 
 Counts counts_of(const sattn_attention_desc& d, int64_t kv_rows) {
   const int64_t q_rows = d.batch * d.num_q_heads * d.q_len, k_rows = d.batch * d.num_kv_heads * kv_rows;
-  return {q_rows * d.head_dim, k_rows * d.head_dim, k_rows * d.head_dim_v, q_rows, k_rows,
+  return {q_rows * d.head_dim,
+          k_rows * d.head_dim,
+          k_rows * d.head_dim_v,
+          q_rows,
+          k_rows,
           d.batch * d.num_kv_heads * d.head_dim_v};
 }
 

@@ -11,9 +11,9 @@
 namespace sattn_reference {
 
 struct Operands {
-  const float* q = nullptr;  // [B, Hq, Lq, D]
-  const float* k = nullptr;  // [B, Hk, kv_rows, D]
-  const float* v = nullptr;  // [B, Hk, kv_rows, Dv]
+  const float* q = nullptr;              // [B, Hq, Lq, D]
+  const float* k = nullptr;              // [B, Hk, kv_rows, D]
+  const float* v = nullptr;              // [B, Hk, kv_rows, Dv]
   sattn_quantized_operands quantized{};  // int8/int4 only (q == nullptr otherwise)
 };
 

@@ -63,7 +63,6 @@ SATTN_API const char* sattn_device_type_name(int32_t device_type) {
   return sattn::device_type_name_or_null(device_type);
 }
 
-
 SATTN_API int32_t sattn_pattern_from_name(const char* name) {
   return value_or_minus_one(name, sattn::pattern_from_name);
 }

@@ -17,9 +17,7 @@ sattn_plan::~sattn_plan() {
   if (backend != nullptr && state != nullptr) backend->ops->plan_destroy(state);
 }
 
-size_t sattn_plan::plan_bytes() const {
-  return sizeof(*this) + (static_layout ? static_layout->memory_bytes() : 0);
-}
+size_t sattn_plan::plan_bytes() const { return sizeof(*this) + (static_layout ? static_layout->memory_bytes() : 0); }
 
 int64_t sattn_plan::num_spans() const { return static_layout ? static_layout->num_spans() : 0; }
 
@@ -151,7 +149,6 @@ void fill_estimates(sattn_plan& plan) {
                                 k_rows * static_cast<double>(d.head_dim + d.head_dim_v));
 }
 
-
 // The backend's tile shape for the problem (64 x 64 when it does not say), checked.
 void choose_tile_shape(const sattn_backend_ops& ops, sattn_problem& problem) {
   int64_t tile_q = 64, tile_k = 64;
@@ -162,8 +159,8 @@ void choose_tile_shape(const sattn_backend_ops& ops, sattn_problem& problem) {
          " (each must be in [1, ", kMaxTile, "])");
   const sattn_attention_desc& d = *problem.desc;
   const int64_t attended = d.pattern == SATTN_PATTERN_LANDMARK ? d.params.num_landmarks : d.kv_len;
-  require(ceil_div(d.q_len, tile_q) <= INT32_MAX && ceil_div(attended, tile_k) <= INT32_MAX,
-          "q_len ", d.q_len, " and kv_len ", attended, " give more than 2^31 tiles of ", tile_q, " x ", tile_k);
+  require(ceil_div(d.q_len, tile_q) <= INT32_MAX && ceil_div(attended, tile_k) <= INT32_MAX, "q_len ", d.q_len,
+          " and kv_len ", attended, " give more than 2^31 tiles of ", tile_q, " x ", tile_k);
   problem.tile_q = tile_q;
   problem.tile_k = tile_k;
 }

@@ -34,20 +34,20 @@ constexpr std::array kPatternNames{
 };
 
 constexpr std::array kPrecisionNames{
-    NamedValue{SATTN_PRECISION_FP32, "fp32"},    NamedValue{SATTN_PRECISION_BF16, "bf16"},
-    NamedValue{SATTN_PRECISION_FP16, "fp16"},    NamedValue{SATTN_PRECISION_INT8, "int8"},
-    NamedValue{SATTN_PRECISION_INT4, "int4"},    NamedValue{SATTN_PRECISION_FP32, "f32"},
-    NamedValue{SATTN_PRECISION_FP16, "f16"},     NamedValue{SATTN_PRECISION_FP32, "float32"},
+    NamedValue{SATTN_PRECISION_FP32, "fp32"},     NamedValue{SATTN_PRECISION_BF16, "bf16"},
+    NamedValue{SATTN_PRECISION_FP16, "fp16"},     NamedValue{SATTN_PRECISION_INT8, "int8"},
+    NamedValue{SATTN_PRECISION_INT4, "int4"},     NamedValue{SATTN_PRECISION_FP32, "f32"},
+    NamedValue{SATTN_PRECISION_FP16, "f16"},      NamedValue{SATTN_PRECISION_FP32, "float32"},
     NamedValue{SATTN_PRECISION_BF16, "bfloat16"}, NamedValue{SATTN_PRECISION_FP16, "float16"},
     NamedValue{SATTN_PRECISION_FP16, "half"},
 };
 
 constexpr std::array kDtypeNames{
-    NamedValue{SATTN_DTYPE_F32, "f32"},      NamedValue{SATTN_DTYPE_F16, "f16"},
-    NamedValue{SATTN_DTYPE_BF16, "bf16"},    NamedValue{SATTN_DTYPE_U8, "u8"},
-    NamedValue{SATTN_DTYPE_F32, "fp32"},     NamedValue{SATTN_DTYPE_F16, "fp16"},
-    NamedValue{SATTN_DTYPE_F32, "float32"},  NamedValue{SATTN_DTYPE_BF16, "bfloat16"},
-    NamedValue{SATTN_DTYPE_F16, "float16"},  NamedValue{SATTN_DTYPE_F16, "half"},
+    NamedValue{SATTN_DTYPE_F32, "f32"},     NamedValue{SATTN_DTYPE_F16, "f16"},
+    NamedValue{SATTN_DTYPE_BF16, "bf16"},   NamedValue{SATTN_DTYPE_U8, "u8"},
+    NamedValue{SATTN_DTYPE_F32, "fp32"},    NamedValue{SATTN_DTYPE_F16, "fp16"},
+    NamedValue{SATTN_DTYPE_F32, "float32"}, NamedValue{SATTN_DTYPE_BF16, "bfloat16"},
+    NamedValue{SATTN_DTYPE_F16, "float16"}, NamedValue{SATTN_DTYPE_F16, "half"},
     NamedValue{SATTN_DTYPE_U8, "uint8"},
 };
 

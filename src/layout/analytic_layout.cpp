@@ -205,8 +205,8 @@ void interval_parts(const RowKeys& keys, std::vector<Range>& out) {
 }
 
 // Intersection over the query tile's rows of what each keeps wholly (with or without causal).
-void wholly_kept(const AnalyticRows& rows, int64_t i0, int64_t i1, bool causal,
-                 QueryTileScratch& s, std::vector<Range>& out) {
+void wholly_kept(const AnalyticRows& rows, int64_t i0, int64_t i1, bool causal, QueryTileScratch& s,
+                 std::vector<Range>& out) {
   out.clear();
   for (int64_t i = i0; i < i1; ++i) {
     rows.keys(i, causal, s.keys);
@@ -219,8 +219,7 @@ void wholly_kept(const AnalyticRows& rows, int64_t i0, int64_t i1, bool causal,
   }
 }
 
-void build_query_tile(const Geometry& g, const AnalyticRows& rows, int64_t qt,
-                      QueryTileScratch& s, RowSpans& row) {
+void build_query_tile(const Geometry& g, const AnalyticRows& rows, int64_t qt, QueryTileScratch& s, RowSpans& row) {
   const int64_t i0 = g.q_begin(qt), i1 = g.q_end(qt);
   s.touched.clear();
   for (int64_t i = i0; i < i1; ++i) {
@@ -337,8 +336,7 @@ std::unique_ptr<sattn_layout> build_analytic_layout(const Geometry& geometry, co
   std::vector<RowSpans> built(static_cast<size_t>(g.num_q_tiles));
   parallel_for(g.num_q_tiles, num_threads, 64, [&](int64_t begin, int64_t end) {
     QueryTileScratch scratch;
-    for (int64_t qt = begin; qt < end; ++qt)
-      build_query_tile(g, rows, qt, scratch, built[static_cast<size_t>(qt)]);
+    for (int64_t qt = begin; qt < end; ++qt) build_query_tile(g, rows, qt, scratch, built[static_cast<size_t>(qt)]);
   });
   assemble_rows(*layout, built);
   return layout;

@@ -1,6 +1,6 @@
-// landmark (docs/patterns.md): m landmark keys/values per (batch, kv head) from contiguous segment means, refined by t rounds
-// of k-means on K (fp32 squared distances, ties to the lower centroid, empty clusters keep their centroid and give a
-// zero value). Queries then attend densely to the landmarks.
+// landmark (docs/patterns.md): m landmark keys/values per (batch, kv head) from contiguous segment means, refined by t
+// rounds of k-means on K (fp32 squared distances, ties to the lower centroid, empty clusters keep their centroid and
+// give a zero value). Queries then attend densely to the landmarks.
 #include <algorithm>
 #include <cmath>
 

@@ -1,5 +1,5 @@
-// block_topk (docs/patterns.md): per (batch, kv head, query block) the n key blocks whose mean key best matches the query
-// block's mean query over its G heads, optionally scored through NSA-style compression blocks, plus the diagonal
+// block_topk (docs/patterns.md): per (batch, kv head, query block) the n key blocks whose mean key best matches the
+// query block's mean query over its G heads, optionally scored through NSA-style compression blocks, plus the diagonal
 // and global blocks. The selection is computed here once, in fp32, for every backend.
 #include <algorithm>
 #include <cmath>

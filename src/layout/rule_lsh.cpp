@@ -1,5 +1,5 @@
-// lsh (docs/patterns.md): a SplitMix64 random projection R[D][nb/2] hashes queries and keys to bucket argmax([xR, -xR]);
-// a query keeps the keys of its bucket (same batch, its kv head) plus its own position.
+// lsh (docs/patterns.md): a SplitMix64 random projection R[D][nb/2] hashes queries and keys to bucket argmax([xR,
+// -xR]); a query keeps the keys of its bucket (same batch, its kv head) plus its own position.
 #include <algorithm>
 
 #include "core/parallel.hpp"

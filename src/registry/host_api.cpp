@@ -72,22 +72,21 @@ sattn_status host_quantize(const sattn_problem* problem, const float* q, const f
             "quantize: an output buffer is NULL");
     const sattn_attention_desc& d = *problem->desc;
     require(kv_rows >= 1, "quantize: kv_rows must be >= 1, got ", kv_rows);
-    const QuantShape shape{d.batch,    d.num_q_heads,  d.num_kv_heads,     d.q_len,
-                           kv_rows,    d.head_dim,     d.head_dim_v,       d.precision,
-                           d.scale,    d.params.scale_q, d.params.scale_k, d.params.scale_v,
-                           problem->num_threads};
-    quantize_operands(shape, q, k, v,
-                      QuantizedOperands{out->q, out->k, out->v, out->q_scale, out->k_scale, out->v_scale,
-                                        out->lse_shift});
+    const QuantShape shape{d.batch,          d.num_q_heads,    d.num_kv_heads,      d.q_len, kv_rows,
+                           d.head_dim,       d.head_dim_v,     d.precision,         d.scale, d.params.scale_q,
+                           d.params.scale_k, d.params.scale_v, problem->num_threads};
+    quantize_operands(
+        shape, q, k, v,
+        QuantizedOperands{out->q, out->k, out->v, out->q_scale, out->k_scale, out->v_scale, out->lse_shift});
   });
 }
 
 }  // namespace
 
 const sattn_host_api& host_api() {
-  static const sattn_host_api api{sizeof(sattn_host_api),  SATTN_BACKEND_ABI_VERSION, host_set_error,
-                                  host_get_layout_view,    host_parallel_for,         host_gather_f32,
-                                  host_scatter_row_f32,    host_quantize};
+  static const sattn_host_api api{
+      sizeof(sattn_host_api), SATTN_BACKEND_ABI_VERSION, host_set_error,       host_get_layout_view,
+      host_parallel_for,      host_gather_f32,           host_scatter_row_f32, host_quantize};
   return api;
 }
 

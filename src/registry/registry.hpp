@@ -16,7 +16,7 @@ namespace sattn {
 struct BackendEntry {
   sattn_backend_ops table{};               // the backend's ops, zero-extended when it was built with an older header
   const sattn_backend_ops* ops = nullptr;  // &table
-  std::string path;  // "" when built in
+  std::string path;                        // "" when built in
   bool available = false;
 };
 

@@ -172,7 +172,8 @@ void check_against(const sattn_layout& layout, const sattn_attention_desc& d, co
             for (int64_t i = i0; i < i1; ++i)
               for (int64_t j = j0; j < j1; ++j) {
                 tile_kept += want(b, hq, i, j);
-                if (span.kind == SATTN_TILE_CAUSAL) causal_mismatch += want(b, hq, i, j) != (j <= i + d.kv_len - d.q_len);
+                if (span.kind == SATTN_TILE_CAUSAL)
+                  causal_mismatch += want(b, hq, i, j) != (j <= i + d.kv_len - d.q_len);
               }
             // Tiles shared by the G heads of a kv head must keep something for at least one of them.
             if (layout.heads == d.num_q_heads || d.num_q_heads == d.num_kv_heads) CHECK(tile_kept > 0);

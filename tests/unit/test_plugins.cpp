@@ -95,7 +95,8 @@ std::pair<float, float> plugin_vs_reference(const sattn_attention_desc& d, const
   float worst_o = 0.0f, worst_lse = 0.0f;
   for (size_t i = 0; i < o.size(); ++i) worst_o = std::max(worst_o, std::fabs(o[i] - p.o.data[i]));
   for (size_t i = 0; i < l.size(); ++i)
-    worst_lse = std::isinf(l[i]) && l[i] == lse.data[i] ? worst_lse : std::max(worst_lse, std::fabs(l[i] - lse.data[i]));
+    worst_lse =
+        std::isinf(l[i]) && l[i] == lse.data[i] ? worst_lse : std::max(worst_lse, std::fabs(l[i] - lse.data[i]));
   return {worst_o, worst_lse};
 }
 

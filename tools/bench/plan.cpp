@@ -34,8 +34,8 @@ PlanDetails Plan::details() const {
   sattn_plan_info info = SATTN_PLAN_INFO_INIT;
   check(sattn_plan_get_info(plan_, &info), "sattn_plan_get_info");
   const auto text = [](const char* value) { return value != nullptr ? std::string(value) : std::string(); };
-  return PlanDetails{info.pattern,         text(info.backend), text(info.kernel), text(info.reason),
-                     info.block_size_q,    info.block_size_k,  info.density,      info.estimated_flops,
+  return PlanDetails{info.pattern,         text(info.backend),  text(info.kernel), text(info.reason),
+                     info.block_size_q,    info.block_size_k,   info.density,      info.estimated_flops,
                      info.estimated_bytes, info.workspace_size, info.plan_bytes,   info.num_spans};
 }
 

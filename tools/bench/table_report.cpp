@@ -77,16 +77,17 @@ void print_table_row(std::ostream& out, const ProblemRecord& record) {
   out << std::setw(3) << record.index << "  " << std::left << std::setw(11) << verdict_name(record.verdict)
       << std::right << std::setw(8) << scientific(correctness ? correctness->accuracy.relative_error : nothing)
       << std::setw(8) << scientific(correctness ? correctness->tolerance : nothing) << std::setw(11)
-      << fixed(performance ? performance->timing.median * 1e3
-                           : record.plan_cost ? record.plan_cost->timing.median * 1e3
-                                              : nothing,
+      << fixed(performance        ? performance->timing.median * 1e3
+               : record.plan_cost ? record.plan_cost->timing.median * 1e3
+                                  : nothing,
                3)
-      << std::setw(9)
-      << fixed(performance ? performance->tflops : nothing, 4) << std::setw(8)
-      << fixed(performance ? performance->density : record.plan_cost ? record.plan->density : nothing, 4)
-      << std::setw(8)
-      << fixed(performance ? performance->speedup : nothing, 2) << "  " << std::left << std::setw(kWhereWidth) << where
-      << "  " << record.text << std::right << "\n";
+      << std::setw(9) << fixed(performance ? performance->tflops : nothing, 4) << std::setw(8)
+      << fixed(performance        ? performance->density
+               : record.plan_cost ? record.plan->density
+                                  : nothing,
+               4)
+      << std::setw(8) << fixed(performance ? performance->speedup : nothing, 2) << "  " << std::left
+      << std::setw(kWhereWidth) << where << "  " << record.text << std::right << "\n";
   if (!record.message.empty()) out << "     " << record.message << "\n";
   if (record.plan_cost)
     out << "     plan creation median " << fixed(record.plan_cost->timing.median * 1e3, 3) << " ms over "
