@@ -149,6 +149,31 @@ void fill_estimates(sattn_plan& plan) {
                                 k_rows * static_cast<double>(d.head_dim + d.head_dim_v));
 }
 
+// make_layout, with an out-of-memory failure that says what was being built and roughly how much it needed.
+std::unique_ptr<sattn_layout> make_layout_or_explain(const sattn_problem& problem, const sattn_run_args* args) {
+  try {
+    return make_layout(problem, args, problem.num_threads);
+  } catch (const std::bad_alloc&) {
+    const sattn_attention_desc& d = *problem.desc;
+    const double q_tiles = std::ceil(static_cast<double>(d.q_len) / static_cast<double>(problem.tile_q));
+    const double k_tiles = std::ceil(static_cast<double>(d.kv_len) / static_cast<double>(problem.tile_k));
+    double bytes = q_tiles * 4.0 * sizeof(sattn_tile_span);  // analytic: a few spans per query tile
+    if (layout_depends_on_run(d.pattern)) {
+      // fp32 copies of Q and K for the selection, then at worst every tile of every row with a bit mask
+      const double rows = static_cast<double>(d.batch) * static_cast<double>(d.num_q_heads) * q_tiles;
+      bytes = 4.0 * static_cast<double>(d.batch) *
+                  (static_cast<double>(d.num_q_heads * d.q_len) + static_cast<double>(d.num_kv_heads * d.kv_len)) *
+                  static_cast<double>(d.head_dim) +
+              rows * k_tiles * (sizeof(sattn_tile_span) + static_cast<double>(problem.tile_q * problem.tile_k) / 8.0);
+    }
+    std::ostringstream text;
+    text << "out of host memory building the block layout of pattern " << pattern_name(d.pattern) << " ("
+         << d.batch << " x " << d.num_q_heads << " heads, " << q_tiles << " query tiles x " << k_tiles
+         << " key tiles of " << problem.tile_q << " x " << problem.tile_k << "; up to " << bytes / 1e9 << " GB)";
+    fail(SATTN_ERROR_OUT_OF_MEMORY, text.str());
+  }
+}
+
 // The backend's tile shape for the problem (64 x 64 when it does not say), checked.
 void choose_tile_shape(const sattn_backend_ops& ops, sattn_problem& problem) {
   int64_t tile_q = 64, tile_k = 64;
@@ -178,7 +203,7 @@ std::unique_ptr<sattn_plan> create_plan(const sattn_attention_desc* desc, const 
   plan->reason = resolved.reason + "; " + backend_reason;
   choose_tile_shape(*backend.ops, plan->problem);
   if (!layout_depends_on_run(plan->desc.pattern))
-    plan->static_layout = make_layout(plan->problem, nullptr, plan->problem.num_threads);
+    plan->static_layout = make_layout_or_explain(plan->problem, nullptr);
 
   clear_last_error();
   void* state = nullptr;
@@ -225,7 +250,7 @@ void run_plan(const sattn_plan& plan, const sattn_run_args* user_args, void* wor
   std::unique_ptr<sattn_layout> run_layout;
   const sattn_layout* layout = plan.static_layout.get();
   if (layout == nullptr && (ops.flags & SATTN_BACKEND_SELECTS_ON_DEVICE) == 0) {
-    run_layout = make_layout(plan.problem, &args, plan.problem.num_threads);
+    run_layout = make_layout_or_explain(plan.problem, &args);
     layout = run_layout.get();
   }
   sattn_run_counters counters{sizeof(sattn_run_counters), 0u, -1, -1, -1.0};
