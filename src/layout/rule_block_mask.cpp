@@ -1,4 +1,4 @@
-// block_mask: the caller's u8 mask [B, Hq or 1, ceil(Lq/b), ceil(Lk/b)] lists whole key blocks per query block.
+// block_mask: the caller's u8 mask [B or 1, Hq or 1, ceil(Lq/b), ceil(Lk/b)] lists whole key blocks per query block.
 #include <cstring>
 
 #include "core/tensor_io.hpp"
@@ -14,7 +14,7 @@ class BlockMaskRule final : public PatternRule {
   int64_t heads() const override { return mask_.shape[1]; }
   void candidates(int64_t b, int64_t h, int64_t qt, std::vector<int32_t>& out) const override {
     for (int64_t kt = 0; kt < g_.num_k_tiles; ++kt)
-      if (load_u8(mask_, b, h, qt, kt) != 0) out.push_back(static_cast<int32_t>(kt));
+      if (load_u8(mask_, mask_.shape[0] == 1 ? 0 : b, h, qt, kt) != 0) out.push_back(static_cast<int32_t>(kt));
   }
   TileClass classify(int64_t, int64_t, int64_t, int64_t) const override { return TileClass::Full; }
   void keep_row(int64_t, int64_t, int64_t, int64_t j0, int64_t j1, uint8_t* out) const override {
