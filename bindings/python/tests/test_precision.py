@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 from attention_reference import quantised_reference, reference_attention
-from sattn_test_helpers import FLOAT16_OUTPUT_TOLERANCE, TOLERANCE, assert_matches, random_qkv
+from sattn_test_helpers import FLOAT16_OUTPUT_TOLERANCE, TOLERANCE, assert_matches, random_qkv, require_module
 
 import sattn
 from sattn import sparse_attention
@@ -91,7 +91,7 @@ def test_float16_inputs_give_float16_output(case, precision, tol):
 def test_bfloat16_inputs_give_bfloat16_output(case, precision, causal):
     """Q, K, V as ml_dtypes.bfloat16 go to the library as SATTN_DTYPE_BF16 tensors; O comes back bfloat16, within
     the bf16 tolerance of the float64 reference on the same (widened) values; LSE stays float32."""
-    ml_dtypes = pytest.importorskip("ml_dtypes")
+    ml_dtypes = require_module("ml_dtypes")
     pattern, params = PATTERNS[case]
     q, k, v = (x.astype(ml_dtypes.bfloat16) for x in random_qkv(61 + len(case), 2, 4, 2, 53, 61, 24))
     out, lse = sparse_attention(q, k, v, pattern=pattern, params=params, precision=precision, causal=causal,
@@ -102,7 +102,7 @@ def test_bfloat16_inputs_give_bfloat16_output(case, precision, causal):
 
 
 def test_bfloat16_plan_views_and_output_in_place():
-    ml_dtypes = pytest.importorskip("ml_dtypes")
+    ml_dtypes = require_module("ml_dtypes")
     bf16 = np.dtype(ml_dtypes.bfloat16)
     q, k, v = random_qkv(67, 1, 4, 2, 40, 40, 16, dtype=bf16)
     q_blhd = np.ascontiguousarray(np.transpose(q, (0, 2, 1, 3)))
