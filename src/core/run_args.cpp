@@ -93,10 +93,9 @@ sattn_run_args check_run_args(const sattn_problem& problem, int32_t device_type,
     const int64_t b = d.params.block_size;
     const int64_t batch = args.block_mask->shape[0] == 1 ? 1 : d.batch;  // a batch-1 mask applies to every batch
     const int64_t heads = args.block_mask->shape[1] == 1 ? 1 : d.num_q_heads;
-    check_tensor(
-        args.block_mask,
-        {"block_mask", SATTN_DTYPE_U8, 4, {batch, heads, ceil_div(d.q_len, b), ceil_div(d.kv_len, b)}, false},
-        device_type, id);
+    check_tensor(args.block_mask,
+                 {"block_mask", SATTN_DTYPE_U8, 4, {batch, heads, ceil_div(d.q_len, b), ceil_div(d.kv_len, b)}, false},
+                 device_type, id);
   } else {
     require(args.block_mask == nullptr, "run argument block_mask is only used by pattern block_mask, not ",
             pattern_name(d.pattern));

@@ -63,14 +63,10 @@ std::vector<std::string> mask_names(uint32_t mask, NameOf name_of_value, std::st
 std::string pattern_name(int32_t pattern) { return name_of(sattn_pattern_name, pattern, "pattern"); }
 std::string precision_name(int32_t precision) { return name_of(sattn_precision_name, precision, "precision"); }
 std::string dtype_name(int32_t dtype) { return name_of(sattn_dtype_name, dtype, "dtype"); }
-std::string device_type_name(int32_t device_type) {
-  return name_of(sattn_device_type_name, device_type, "device");
-}
+std::string device_type_name(int32_t device_type) { return name_of(sattn_device_type_name, device_type, "device"); }
 
 std::optional<int32_t> pattern_from_name(std::string_view name) { return value_of(sattn_pattern_from_name, name); }
-std::optional<int32_t> precision_from_name(std::string_view name) {
-  return value_of(sattn_precision_from_name, name);
-}
+std::optional<int32_t> precision_from_name(std::string_view name) { return value_of(sattn_precision_from_name, name); }
 std::optional<int32_t> dtype_from_name(std::string_view name) { return value_of(sattn_dtype_from_name, name); }
 
 std::string accepted_pattern_names() { return all_names(sattn_pattern_name, kPatternAliases); }
