@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing libsattn needs on Debian 12 (x86-64), and the Python venv at .venv.
 # Idempotent: packages already installed are skipped, `apt-get update` runs only when something is missing, and an
-# existing venv that already imports numpy and pytest is left alone. Safe to run on every build.
+# existing venv that already imports everything the tests need is left alone. Safe to run on every build.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -116,8 +116,16 @@ if ((${#missing_packages[@]} > 0)); then
   }
 fi
 
+# What the Python tests need in the venv, from PyPI:
+#   numpy pytest ........... the bindings and their tests
+#   ml_dtypes .............. bfloat16 numpy arrays (the package's optional extra sattn[bf16])
+#   scikit-build-core ...... the build backend of pyproject.toml: the wheel test builds with --no-build-isolation, so
+#                            it needs no PyPI access of its own
+python_packages=(numpy pytest ml_dtypes "scikit-build-core>=0.10")
+python_modules="numpy, pytest, ml_dtypes, scikit_build_core"
+
 venv_is_ready() {
-  [[ -x "${venv_dir}/bin/python" ]] && "${venv_dir}/bin/python" -c 'import numpy, pytest' >/dev/null 2>&1
+  [[ -x "${venv_dir}/bin/python" ]] && "${venv_dir}/bin/python" -c "import ${python_modules}" >/dev/null 2>&1
 }
 
 if ! venv_is_ready; then
@@ -126,10 +134,10 @@ if ! venv_is_ready; then
     echo "install-deps: creating Python venv at ${venv_dir}"
     "${python_for_venv}" -m venv --clear "${venv_dir}"
   fi
-  echo "install-deps: installing numpy and pytest into ${venv_dir}"
-  "${venv_dir}/bin/python" -m pip install --quiet --disable-pip-version-check numpy pytest
+  echo "install-deps: installing ${python_packages[*]} into ${venv_dir}"
+  "${venv_dir}/bin/python" -m pip install --quiet --disable-pip-version-check "${python_packages[@]}"
   venv_is_ready || {
-    echo "install-deps: ${venv_dir} still cannot import numpy and pytest" >&2
+    echo "install-deps: ${venv_dir} still cannot import ${python_modules}" >&2
     exit 1
   }
 fi

@@ -1,4 +1,6 @@
 // Names of the public libsattn enums as SPEC.md and the command line spell them, shared by sattn-info and sattn-bench.
+// They are the library's own (sattn_pattern_name, sattn_pattern_from_name, ...); the tools keep only the short list
+// of alias spellings their help texts offer, which tools.enum_names checks against the library.
 #pragma once
 
 #include <cstdint>
@@ -15,12 +17,12 @@ std::string precision_name(int32_t precision);
 std::string dtype_name(int32_t dtype);
 std::string device_type_name(int32_t device_type);
 
-// Canonical names and their aliases (sliding_global and bsr, fp32/f32, ...); nullopt when unknown.
+// Canonical names and their aliases (sliding_global and bsr, fp32/f32, ...), in any case; nullopt when unknown.
 std::optional<int32_t> pattern_from_name(std::string_view name);
 std::optional<int32_t> precision_from_name(std::string_view name);
 std::optional<int32_t> dtype_from_name(std::string_view name);
 
-// Every accepted spelling, comma separated, for help texts and error messages.
+// The canonical names, then the aliases, comma separated, for help texts and error messages.
 std::string accepted_pattern_names();
 std::string accepted_precision_names();
 std::string accepted_dtype_names();

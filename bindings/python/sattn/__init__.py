@@ -5,10 +5,11 @@
                          params={"block_size": 64, "keep_ratio": 0.12, "global_tokens": 16},
                          precision="bf16", training=False)
 
-The shared library is found on first use: $SATTN_LIBRARY, a copy bundled in the package, the repository's build
-trees, then the system loader (see sattn/_loader.py).
+The shared library is found on first use: $SATTN_LIBRARY, the copy bundled in the package (`pip install .`), the
+repository's build trees, then the system loader (see sattn/_loader.py). PATTERNS, PATTERN_ALIASES, PRECISIONS and
+PRECISION_ALIASES are read from that library on first access, so `import sattn` itself does not load it.
 """
-from ._names import PATTERN_ALIASES, PATTERNS, PRECISIONS
+from . import _names
 from ._params import PARAM_FIELDS
 from ._version import __version__
 from .attention import sparse_attention
@@ -22,6 +23,7 @@ __all__ = [
     "PATTERNS",
     "PATTERN_ALIASES",
     "PRECISIONS",
+    "PRECISION_ALIASES",
     "Plan",
     "SattnError",
     "SattnInvalidArgument",
@@ -37,3 +39,13 @@ __all__ = [
     "version",
     "version_info",
 ]
+
+
+_NAME_TABLES = ("PATTERNS", "PATTERN_ALIASES", "PRECISIONS", "PRECISION_ALIASES")
+
+
+def __getattr__(name):
+    """PATTERNS ({name: sattn_pattern}), PATTERN_ALIASES, PRECISIONS, PRECISION_ALIASES: from the loaded library."""
+    if name in _NAME_TABLES:
+        return getattr(_names, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,13 +4,12 @@ Arrays are passed with their own strides (converted to elements), so transposed 
 is made only when the library cannot address the memory: float64 (converted to float32), a byte order other than
 the machine's, a data pointer or stride that is not a multiple of the element size, or a negative stride (sattn_tensor
 strides are non-negative). Outputs are never copied: an output the library cannot address is an error.
+Inputs are float32, float16 or bfloat16 (ml_dtypes.bfloat16, the optional extra `sattn[bf16]`).
 """
 import numpy as np
 
 from . import _structs as S
-from ._names import dtype_code
-
-_COMPUTE_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
+from ._names import compute_dtypes, dtype_code
 
 
 def _addressable(array):
@@ -28,15 +27,17 @@ def _require_ndim(array, name, ndim, layout):
 
 
 def as_input(array, name):
-    """An input Q/K/V: 4-D float32 or float16 that the library can address, copied only when it must be."""
+    """An input Q/K/V: 4-D float32, float16 or bfloat16 that the library can address, copied only when it must be."""
     array = np.asarray(array)
     _require_ndim(array, name, 4, "[B, H, L, D]")
+    supported = compute_dtypes()
     if array.dtype == np.float64:
         array = array.astype(np.float32, order="K")
-    elif array.dtype.kind == "f" and array.dtype.newbyteorder("=") in _COMPUTE_DTYPES and not array.dtype.isnative:
+    elif array.dtype.kind == "f" and array.dtype.newbyteorder("=") in supported and not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="), order="K")
-    if array.dtype not in _COMPUTE_DTYPES:
-        raise TypeError(f"{name} has dtype {array.dtype}; use float32 or float16 (float64 is converted to float32)")
+    if array.dtype not in supported:
+        raise TypeError(f"{name} has dtype {array.dtype}; use float32, float16 or ml_dtypes.bfloat16 "
+                        "(float64 is converted to float32)")
     if not _addressable(array):
         array = np.ascontiguousarray(array)
     return array
@@ -66,9 +67,13 @@ def as_output(array, name, dtype, ndim, layout):
 
 
 def as_block_mask(mask):
-    """A block mask as uint8 [B, Hq or 1, ceil(Lq/b), ceil(Lk/b)]; non-zero keeps the block."""
+    """A block mask as uint8 [B or 1, Hq or 1, ceil(Lq/b), ceil(Lk/b)]; non-zero keeps the block.
+
+    A mask of batch 1 (or of one head) is passed as it is: the library applies it to every batch (head), so it is
+    neither expanded nor copied. uint8 and bool masks the library can address are not copied at all.
+    """
     mask = np.asarray(mask)
-    _require_ndim(mask, "block_mask", 4, "[B, Hq or 1, ceil(Lq/b), ceil(Lk/b)]")
+    _require_ndim(mask, "block_mask", 4, "[B or 1, Hq or 1, ceil(Lq/b), ceil(Lk/b)]")
     if mask.dtype == np.bool_:
         mask = mask.view(np.uint8)
     elif mask.dtype != np.uint8:

@@ -3,7 +3,8 @@
 Search order (the first that loads wins):
 1. $SATTN_LIBRARY, a file path. When it is set nothing else is tried: a library someone named explicitly must not be
    silently replaced by another one.
-2. A copy bundled in the package, sattn/_lib/libsattn.so* (placed there at install time by SATTN_BUNDLE_LIBRARY).
+2. The copy bundled in the package, sattn/_lib/libsattn.so* (`pip install .` builds it with CMake and installs it
+   there as libsattn.so.0, see pyproject.toml).
 3. The repository's build trees, when this package runs from a source checkout (bindings/python/sattn):
    build/default/src first, then the other build/*/src, most recently built first.
 4. The system loader: libsattn.so.0 (the SONAME), then whatever ctypes.util.find_library("sattn") reports.
@@ -72,17 +73,27 @@ def open_library(environ=None, package_dir=PACKAGE_DIR):
         f"fix ${LIBRARY_VARIABLE} or unset it to search the usual places"
         if explicit
         else f"set ${LIBRARY_VARIABLE} to the path of libsattn.so, build the repository (build/default), install "
-        f"libsattn where the system loader finds it, or reinstall this package with SATTN_BUNDLE_LIBRARY=<libsattn.so>"
+        f"libsattn where the system loader finds it, or reinstall this package with `pip install .` from the "
+        f"repository root (which builds and bundles the library)"
     )
     raise SattnLibraryNotFound("libsattn.so was not found; looked at:\n" + "\n".join(tried) + f"\n{hint}")
+
+
+def _declare(lib, prototypes):
+    for name, (restype, argtypes) in prototypes.items():
+        function = getattr(lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
+
+
+def _declare_version(lib):
+    _declare(lib, {"sattn_version": (ctypes.c_uint32, []), "sattn_version_string": (ctypes.c_char_p, [])})
 
 
 def _declare_prototypes(lib):
     c_status = ctypes.c_int  # sattn_status is a C enum: int-sized
     plan_p = ctypes.c_void_p  # sattn_plan* is opaque
     prototypes = {
-        "sattn_version": (ctypes.c_uint32, []),
-        "sattn_version_string": (ctypes.c_char_p, []),
         "sattn_status_string": (ctypes.c_char_p, [c_status]),
         "sattn_last_error": (ctypes.c_char_p, []),
         "sattn_plan_create": (
@@ -102,10 +113,12 @@ def _declare_prototypes(lib):
         "sattn_backend_get_info": (c_status, [ctypes.c_int32, ctypes.POINTER(S.sattn_backend_info)]),
         "sattn_backend_load": (c_status, [ctypes.c_char_p]),
     }
-    for name, (restype, argtypes) in prototypes.items():
-        function = getattr(lib, name)
-        function.restype = restype
-        function.argtypes = argtypes
+    # The enum names (the library's one table of them; see _names.py).
+    for kind in ("pattern", "precision", "dtype", "device_type"):
+        prototypes[f"sattn_{kind}_name"] = (ctypes.c_char_p, [ctypes.c_int32])
+    for kind in ("pattern", "precision", "dtype"):
+        prototypes[f"sattn_{kind}_from_name"] = (ctypes.c_int32, [ctypes.c_char_p])
+    _declare(lib, prototypes)
 
 
 def _check_abi(lib, path):
@@ -130,8 +143,11 @@ def library():
         with _lock:
             if _library is None:
                 lib, path = open_library()
-                _declare_prototypes(lib)
+                # The version first: an older library lacks some of the other symbols, and should be reported as
+                # the version mismatch it is.
+                _declare_version(lib)
                 _check_abi(lib, path)
+                _declare_prototypes(lib)
                 _library_path = path
                 _library = lib
     return _library

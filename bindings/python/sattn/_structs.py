@@ -1,7 +1,7 @@
 """ctypes mirrors of the structs in include/sattn.h, field for field, and their ..._INIT defaults.
 
 The library accepts only a struct_size it knows, so a mirror that drifts from the header fails loudly at plan creation
-(and tests/test_structs.py compares every field offset with what a C compiler makes of the header).
+(and tests/test_library.py compares every field offset with what a C compiler makes of the header).
 Class names are the C names so that the two read side by side.
 """
 import ctypes

@@ -4,7 +4,7 @@ import os
 
 from . import _structs as S
 from ._loader import check, library, library_path
-from ._names import DEVICE_NAMES, PATTERN_NAMES, PRECISION_NAMES, names_in_mask
+from ._names import device_name, names_in_mask
 
 
 def version():
@@ -35,11 +35,11 @@ def backends():
             "description": _text(info.description),
             "path": _text(info.path),
             "available": bool(info.available),
-            "device": DEVICE_NAMES.get(info.device_type, f"device{info.device_type}"),
+            "device": device_name(info.device_type),
             "device_type": int(info.device_type),
             "is_plugin": bool(info.is_plugin),
-            "patterns": names_in_mask(info.pattern_mask, PATTERN_NAMES),
-            "precisions": names_in_mask(info.precision_mask, PRECISION_NAMES),
+            "patterns": names_in_mask(info.pattern_mask, "pattern"),
+            "precisions": names_in_mask(info.precision_mask, "precision"),
             "pattern_mask": int(info.pattern_mask),
             "precision_mask": int(info.precision_mask),
         })

@@ -6,7 +6,7 @@ import numpy as np
 from . import _structs as S
 from ._arrays import as_block_mask, as_inputs, as_output, make_tensor
 from ._loader import check, library
-from ._names import dtype_code, pattern_code, pattern_name, precision_code
+from ._names import dtype_code, numpy_dtype, pattern_code, pattern_name, precision_code
 from ._params import make_pattern_params, params_to_dict
 from .errors import SattnError, SattnInvalidArgument
 
@@ -70,7 +70,7 @@ class Plan:
         self._lib = lib  # keeps the library loaded as long as a plan may need destroying
         self._handle = handle
         self._desc = desc
-        self.dtype = np.dtype(dtype)
+        self.dtype = numpy_dtype(desc.dtype)
         self.want_lse = bool(want_lse)
         self._info = self._read_info()
 
@@ -125,12 +125,15 @@ class Plan:
             "estimated_flops": float(info.estimated_flops),
             "estimated_bytes": float(info.estimated_bytes),
             "workspace_size": int(info.workspace_size),
+            "plan_bytes": int(info.plan_bytes),
+            "num_spans": int(info.num_spans),
         }
 
     @property
     def info(self):
         """dict: backend, kernel, pattern (the one chosen), reason, block_size_q/k, density, estimated_flops/bytes,
-        workspace_size."""
+        workspace_size, plan_bytes (host memory the plan holds), num_spans (of the static layout; 0 for
+        data-dependent patterns)."""
         return dict(self._info)
 
     @property

@@ -1,5 +1,9 @@
 """Inputs and comparisons shared by the tests."""
+import importlib
+import os
+
 import numpy as np
+import pytest
 
 # SPEC.md: max abs error / max abs of the float64 reference, per precision (CPU figures).
 TOLERANCE = {"fp32": 1e-4, "bf16": 2e-2, "fp16": 2e-2, "int8": 5e-2, "int4": 1.5e-1}
@@ -46,3 +50,16 @@ def assert_matches(out, expected_out, tol, lse=None, expected_lse=None):
         lse_scale = max(1.0, float(np.max(np.abs(expected_lse[~empty]))))
         lse_err = float(np.max(np.abs(lse[~empty].astype(np.float64) - expected_lse[~empty])))
         assert lse_err <= tol * lse_scale, f"LSE: max abs err {lse_err:.3g} > {tol * lse_scale:.3g}"
+
+
+# Modules some tests need beyond numpy and pytest (tools/install-deps.sh puts them in .venv). Without one, its tests
+# are skipped, unless SATTN_REQUIRE_TEST_MODULES=1 (ctest sets it): then a missing module fails them.
+def require_module(name):
+    """The imported module, or a skip (a failure under SATTN_REQUIRE_TEST_MODULES=1) when it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        message = f"needs the Python module {name} (tools/install-deps.sh installs it into .venv)"
+        if os.environ.get("SATTN_REQUIRE_TEST_MODULES") == "1":
+            pytest.fail(message)
+        pytest.skip(message)

@@ -75,6 +75,15 @@ def test_block_mask_of_the_wrong_shape():
     _assert_c_message(excinfo.value)
 
 
+def test_block_mask_of_another_batch_count():
+    """A mask's batch is B or 1: any other count is refused by the library."""
+    q, k, v = random_qkv(77, 3, 2, 1, 32, 32, 8)
+    mask = np.ones((2, 2, 4, 4), dtype=np.uint8)
+    with pytest.raises(SattnError) as excinfo:
+        sparse_attention(q, k, v, pattern="block_mask", params={"block_size": 8}, block_mask=mask)
+    _assert_c_message(excinfo.value, "block_mask")
+
+
 def test_unknown_backend():
     q, k, v = random_qkv(76, 1, 1, 1, 8, 8, 8)
     with pytest.raises(SattnError) as excinfo:

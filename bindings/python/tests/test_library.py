@@ -35,7 +35,7 @@ def test_backends():
     for backend in backends:
         assert set(backend) == keys
         assert backend["name"]
-    cpu = next(b for b in backends if b["name"] == "cpu")
+    cpu = next(b for b in backends if b["name"] == "reference")
     assert cpu["available"] and cpu["device"] == "cpu" and not cpu["is_plugin"] and cpu["path"] == ""
     assert {"dense", "sliding_window", "block_topk", "landmark", "block_mask"} <= set(cpu["patterns"])
     assert {"fp32", "bf16", "fp16", "int8", "int4"} <= set(cpu["precisions"])
@@ -167,3 +167,18 @@ def test_float16_plan_from_arrays():
     q, k, v = random_qkv(5, 1, 2, 1, 10, 12, 8, dtype="float16")
     with sattn.Plan.for_arrays(q, k, v, precision="fp16") as plan:
         assert plan.dtype == "float16" and plan.shape["kv_len"] == 12
+
+
+def test_a_library_older_than_the_bindings_is_a_version_mismatch():
+    """The bindings need ABI 0.2 (the exported enum names); a 0.1 library is refused before any other symbol is used,
+    and so is another major version."""
+    class FakeLibrary:
+        def __init__(self, encoded):
+            self.sattn_version = lambda: encoded
+
+    for encoded in (1000, 1002000):  # 0.1.0, 1.2.0
+        with pytest.raises(sattn.SattnError) as excinfo:
+            _loader._check_abi(FakeLibrary(encoded), "libsattn.so.old")
+        assert excinfo.value.status_name == "SATTN_ERROR_VERSION_MISMATCH"
+        assert "libsattn.so.old" in str(excinfo.value)
+    _loader._check_abi(FakeLibrary(2005), "libsattn.so.newer")  # 0.2.5: accepted

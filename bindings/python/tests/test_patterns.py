@@ -79,6 +79,46 @@ def test_block_mask(shape, causal, heads):
     assert_matches(out, ref_out, TOLERANCE["fp32"], lse, ref_lse)
 
 
+@pytest.mark.parametrize("heads", ["per_head", "shared"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_block_mask_of_batch_one_applies_to_every_batch(causal, heads):
+    b, hq, hk, lq, lk, d, dv = SHAPES["gqa_square"]
+    assert b > 1
+    block = 16
+    q, k, v = random_qkv(13 + len(heads), b, hq, hk, lq, lk, d, dv)
+    layout_heads = hq if heads == "per_head" else 1
+    mask = np.random.default_rng(5).choice(np.array([0, 1, 3], dtype=np.uint8),
+                                           size=sattn.block_mask_shape(1, layout_heads, lq, lk, block))
+    params = {"block_size": block}
+    out, lse = sparse_attention(q, k, v, pattern="block_mask", params=params, causal=causal, return_lse=True,
+                                block_mask=mask)
+    ref_out, ref_lse = reference_attention(q, k, v, "block_mask", params, causal=causal, block_mask=mask)
+    assert_matches(out, ref_out, TOLERANCE["fp32"], lse, ref_lse)
+    # Exactly what the same mask repeated for every batch gives.
+    expanded = np.repeat(mask, b, axis=0)
+    out_expanded, lse_expanded = sparse_attention(q, k, v, pattern="block_mask", params=params, causal=causal,
+                                                  return_lse=True, block_mask=expanded)
+    np.testing.assert_array_equal(out, out_expanded)
+    np.testing.assert_array_equal(lse, lse_expanded)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_])
+def test_block_mask_of_batch_one_is_passed_as_it_is(dtype):
+    """No expansion to B and no copy: the library is given the caller's memory with shape[0] = 1."""
+    q, k, v = random_qkv(14, 3, 2, 1, 40, 40, 16)
+    mask = (np.random.default_rng(6).random(sattn.block_mask_shape(1, 2, 40, 40, 8)) < 0.5).astype(dtype)
+    with Plan.for_arrays(q, k, v, pattern="block_mask", params={"block_size": 8}) as plan:
+        args, _, _, keepalive = plan._prepare(q, k, v, None, None, mask)
+        tensor = args.block_mask.contents
+        assert tuple(tensor.shape) == mask.shape and tensor.data == mask.ctypes.data
+        assert tuple(tensor.strides) == tuple(s // mask.itemsize for s in mask.strides)
+        del keepalive
+        assert plan.can_implement(q, k, v, block_mask=mask)
+        out = plan.run(q, k, v, block_mask=mask)
+    ref_out, _ = reference_attention(q, k, v, "block_mask", {"block_size": 8}, block_mask=mask)
+    assert_matches(out, ref_out, TOLERANCE["fp32"])
+
+
 def test_block_mask_accepts_bool():
     q, k, v = random_qkv(8, 1, 2, 1, 40, 40, 16)
     mask = np.random.default_rng(3).random(sattn.block_mask_shape(1, 2, 40, 40, 8)) < 0.4

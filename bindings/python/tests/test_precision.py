@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 from attention_reference import quantised_reference, reference_attention
-from sattn_test_helpers import FLOAT16_OUTPUT_TOLERANCE, TOLERANCE, assert_matches, random_qkv
+from sattn_test_helpers import FLOAT16_OUTPUT_TOLERANCE, TOLERANCE, assert_matches, random_qkv, require_module
 
+import sattn
 from sattn import sparse_attention
 
 PATTERNS = {
@@ -81,3 +82,42 @@ def test_float16_inputs_give_float16_output(case, precision, tol):
     # The reference reads the same float16 values, widened.
     ref_out, ref_lse = reference_attention(q, k, v, pattern, params, causal=True)
     assert_matches(out, ref_out, tol, lse, ref_lse)
+
+
+# ---- bfloat16 arrays (ml_dtypes, the optional extra sattn[bf16]) ----------------------------------------------------
+@pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("case", list(PATTERNS))
+def test_bfloat16_inputs_give_bfloat16_output(case, precision, causal):
+    """Q, K, V as ml_dtypes.bfloat16 go to the library as SATTN_DTYPE_BF16 tensors; O comes back bfloat16, within
+    the bf16 tolerance of the float64 reference on the same (widened) values; LSE stays float32."""
+    ml_dtypes = require_module("ml_dtypes")
+    pattern, params = PATTERNS[case]
+    q, k, v = (x.astype(ml_dtypes.bfloat16) for x in random_qkv(61 + len(case), 2, 4, 2, 53, 61, 24))
+    out, lse = sparse_attention(q, k, v, pattern=pattern, params=params, precision=precision, causal=causal,
+                                return_lse=True)
+    assert out.dtype == ml_dtypes.bfloat16 and out.shape == (2, 4, 53, 24) and lse.dtype == np.float32
+    ref_out, ref_lse = reference_attention(q, k, v, pattern, params, causal=causal)
+    assert_matches(out.astype(np.float32), ref_out, TOLERANCE["bf16"], lse, ref_lse)
+
+
+def test_bfloat16_plan_views_and_output_in_place():
+    ml_dtypes = require_module("ml_dtypes")
+    bf16 = np.dtype(ml_dtypes.bfloat16)
+    q, k, v = random_qkv(67, 1, 4, 2, 40, 40, 16, dtype=bf16)
+    q_blhd = np.ascontiguousarray(np.transpose(q, (0, 2, 1, 3)))
+    q_view = np.transpose(q_blhd, (0, 2, 1, 3))  # [B, L, H, D] memory, passed without a copy
+    out = np.zeros((1, 4, 40, 16), dtype=bf16)
+    with sattn.Plan.for_arrays(q_view, k, v, pattern="sliding_window", params={"window_size": 7},
+                               precision="bf16") as plan:
+        assert plan.dtype == bf16
+        assert plan.run(q_view, k, v, out=out) is out
+        with pytest.raises(TypeError, match="dtype"):
+            plan.run(q_view, k, v, out=np.zeros((1, 4, 40, 16), dtype=np.float32))
+    ref_out, _ = reference_attention(q, k, v, "sliding_window", {"window_size": 7})
+    assert_matches(out.astype(np.float32), ref_out, TOLERANCE["bf16"])
+    # A plan for bfloat16 by name; mixed dtypes are refused.
+    with sattn.Plan(batch=1, num_q_heads=4, num_kv_heads=2, q_len=40, head_dim=16, dtype="bf16") as plan:
+        assert plan.dtype == bf16
+    with pytest.raises(TypeError, match="share a dtype"):
+        sparse_attention(q, k.astype(np.float32), v)
