@@ -287,13 +287,7 @@ int64_t modular_inverse(int64_t a, int64_t m) {
 sattn_element_rule element_rule_of(const sattn_problem& problem, const Geometry& g) {
   const sattn_attention_desc& d = *problem.desc;
   const sattn_pattern_params& p = d.params;
-  sattn_element_rule rule{};
-  rule.struct_size = sizeof(sattn_element_rule);
-  rule.kind = SATTN_RULE_ALL;
-  rule.causal = g.causal ? 1 : 0;
-  rule.q_offset = g.offset;
-  rule.kv_len = g.kv_len;
-  rule.dilation = 1;
+  sattn_element_rule rule = dense_rule(g);
   switch (d.pattern) {
     case SATTN_PATTERN_SLIDING_WINDOW:
       rule.global_tokens = p.global_tokens;

@@ -56,14 +56,19 @@ std::unique_ptr<sattn_layout> empty_layout(const Geometry& geometry, int64_t bat
   layout->heads = heads;
   layout->head_divisor = heads == geometry.q_heads ? 1 : geometry.group;
   layout->words_per_row = ceil_div(geometry.tile_k, 64);
-  sattn_element_rule& rule = layout->rule;
+  layout->rule = dense_rule(geometry);
+  return layout;
+}
+
+sattn_element_rule dense_rule(const Geometry& geometry) {
+  sattn_element_rule rule{};
   rule.struct_size = sizeof(sattn_element_rule);
   rule.kind = SATTN_RULE_ALL;
   rule.causal = geometry.causal ? 1 : 0;
   rule.q_offset = geometry.offset;
   rule.kv_len = geometry.kv_len;
   rule.dilation = 1;
-  return layout;
+  return rule;
 }
 
 void assemble_rows(sattn_layout& layout, std::vector<RowSpans>& rows) {

@@ -44,6 +44,8 @@ struct RowSpans {
 
 // Shell of a layout: geometry, sharing, words per bit row and a rule for CAUSAL tiles.
 std::unique_ptr<sattn_layout> empty_layout(const Geometry& geometry, int64_t batches, int64_t heads);
+// The rule of dense attention over the geometry (causal when it is): what CAUSAL tiles and dense layouts read.
+sattn_element_rule dense_rule(const Geometry& geometry);
 // Concatenates the rows (in row order) into the layout's CSR arrays and sets kept_pairs from the rows' counts.
 void assemble_rows(sattn_layout& layout, std::vector<RowSpans>& rows);
 
