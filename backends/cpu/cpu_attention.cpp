@@ -25,9 +25,10 @@ float score(const Operands& ops, int64_t q_row, int64_t k_row, float scale) {
   if (ops.q.quantized != nullptr) {
     const int8_t* q = ops.q.quantized + q_row * D;
     const int8_t* k = ops.k.quantized + k_row * D;
-    int32_t dot = 0;  // exact: |q||k| <= 127 * 127 per term
+    // Exact: at most 127 * 127 per term, so the contract's int32 sum for any D below 133144; int64 beyond.
+    int64_t dot = 0;
     for (int64_t d = 0; d < D; ++d) dot += static_cast<int32_t>(q[d]) * static_cast<int32_t>(k[d]);
-    return scale * (ops.q.scale * ops.k.scale) * static_cast<float>(dot);
+    return scale * ops.q.scales[q_row] * ops.k.scales[k_row] * static_cast<float>(dot);
   }
   const float* q = ops.q.values + q_row * D;
   const float* k = ops.k.values + k_row * D;
@@ -59,7 +60,8 @@ void score_row(const sattn_problem& problem, const sattn_layout& layout, const O
 }
 
 // Softmax over the row's scores and P.V; writes O and LSE. Probabilities are rounded to bf16/fp16 before P.V as
-// SPEC.md says; the denominator sums the unrounded fp32 probabilities.
+// docs/patterns.md says; the denominator sums the unrounded fp32 probabilities. int8/int4 apply V's per-channel
+// scales after the normalisation and add K smoothing's shift back to the LSE.
 void finish_row(const sattn_problem& problem, const sattn_layout& layout, const Operands& ops,
                 const sattn_run_args& args, int64_t b, int64_t hq, int64_t i, RowScratch& s) {
   const sattn_attention_desc& d = problem.desc;
@@ -68,7 +70,8 @@ void finish_row(const sattn_problem& problem, const sattn_layout& layout, const 
   float lse = -std::numeric_limits<float>::infinity();
   if (!s.keys.empty()) {
     const float max_score = *std::max_element(s.scores.begin(), s.scores.end());
-    const int64_t v_base = (b * d.num_kv_heads + hq / layout.geometry.group) * layout.geometry.kv_len;
+    const int64_t kv_head = b * d.num_kv_heads + hq / layout.geometry.group;
+    const int64_t v_base = kv_head * layout.geometry.kv_len;
     float denominator = 0.0f;
     for (size_t n = 0; n < s.keys.size(); ++n) {
       const float p = std::exp(s.scores[n] - max_score);
@@ -82,9 +85,11 @@ void finish_row(const sattn_problem& problem, const sattn_layout& layout, const 
         for (int64_t c = 0; c < Dv; ++c) s.accumulator[static_cast<size_t>(c)] += weight * ops.v.values[v_row + c];
       }
     }
-    const float factor = ops.v.scale / denominator;
-    for (float& x : s.accumulator) x *= factor;
+    for (int64_t c = 0; c < Dv; ++c)
+      s.accumulator[static_cast<size_t>(c)] *=
+          (ops.v.scales != nullptr ? ops.v.scales[kv_head * Dv + c] : 1.0f) / denominator;
     lse = max_score + std::log(denominator);
+    if (ops.lse_shift != nullptr) lse += ops.lse_shift[(b * d.num_q_heads + hq) * d.q_len + i];
   }
   scatter_row(*args.o, b, hq, i, s.accumulator.data(), Dv);
   if (args.lse != nullptr) store_scalar(*args.lse, b, hq, i, lse);

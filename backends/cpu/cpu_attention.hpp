@@ -1,5 +1,6 @@
 // The exact CPU attention: for each query row, the kept keys of the block layout (full tiles whole, partial tiles
-// through the pattern's element predicate), an exact two-pass softmax and P.V as SPEC.md's precisions define.
+// through the pattern's element predicate), an exact two-pass softmax and P.V as docs/patterns.md's precisions
+// define.
 #pragma once
 
 #include <sattn_backend.h>

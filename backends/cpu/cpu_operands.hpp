@@ -1,5 +1,5 @@
 // Q, K and V as the exact CPU kernel consumes them: contiguous, and already carrying the precision's effect
-// (bf16/fp16 rounding, or int8/int4 quantisation with a per-tensor scale), laid out in the caller's workspace.
+// (bf16/fp16 rounding, or the int8/int4 quantisation of core/quantize.hpp), laid out in the caller's workspace.
 #pragma once
 
 #include <sattn_backend.h>
@@ -11,13 +11,14 @@ namespace sattn::cpu {
 
 struct Operand {
   const float* values = nullptr;      // fp32 (rounded for bf16/fp16), [heads, rows, dim]
-  const int8_t* quantized = nullptr;  // int8/int4 precisions only
-  float scale = 1.0f;                 // quantisation scale (1 for floating precisions)
+  const int8_t* quantized = nullptr;  // int8/int4 precisions only (K: smoothed, K - kbar)
+  const float* scales = nullptr;      // int8/int4: per row of Q and K, per channel of V ([B, Hk, Dv])
   int64_t rows = 0, dim = 0;
 };
 
 struct Operands {
   Operand q, k, v;
+  const float* lse_shift = nullptr;  // int8/int4: [B, Hq, Lq], added back to the LSE (K smoothing)
 };
 
 // Workspace bytes prepare_operands needs for a problem whose attended key sequence has kv_rows rows.

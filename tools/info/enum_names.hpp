@@ -1,4 +1,4 @@
-// Names of the public libsattn enums as SPEC.md and the command line spell them, shared by sattn-info and sattn-bench.
+// Names of the public libsattn enums as docs/patterns.md and the command line spell them, shared by sattn-info and sattn-bench.
 #pragma once
 
 #include <cstdint>
