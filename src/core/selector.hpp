@@ -1,4 +1,4 @@
-// SATTN_PATTERN_AUTO: the rules, environment overrides and cost model of SPEC.md "Automatic selection".
+// SATTN_PATTERN_AUTO: the rules, environment overrides and cost model of docs/patterns.md "Automatic selection".
 #pragma once
 
 #include <sattn.h>

@@ -1,4 +1,4 @@
-// SplitMix64, the generator SPEC.md fixes for the LSH projection so every implementation draws the same matrix.
+// SplitMix64, the generator docs/patterns.md fixes for the LSH projection so every implementation draws the same matrix.
 // Header-only so tools (sattn-bench's inputs) share it without linking the core's internals.
 #pragma once
 

@@ -3,7 +3,7 @@ import numpy as np
 
 from . import _structs as S
 
-# sattn_pattern, names as in SPEC.md.
+# sattn_pattern, names as in docs/patterns.md.
 PATTERNS = {
     "auto": 0,
     "dense": 1,

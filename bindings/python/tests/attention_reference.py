@@ -104,11 +104,10 @@ def _block_means(x, size):
 def block_topk_kept_blocks(pb, params):
     """bool [B, Hk, ceil(Lq/b), ceil(Lk/b)]: the key blocks each query block keeps.
 
-    Lead's interpretation: n = topk_blocks if > 0 else max(1, ceil(keep_ratio * candidates - 1e-6)) (so 0.3f * 10
-    keeps 3); kept = the n best
-    candidates (ties to the lower index) UNION the block holding p_last (when 0 <= p_last < Lk) UNION the first
-    ceil(g / b) blocks; query blocks whose first position is < g keep all blocks. With causal, candidates are the
-    blocks with kb * b <= p_last. qbar: mean over the query block's rows and the G heads; kbar: mean over the key
+    As docs/patterns.md fixes it: n = topk_blocks if > 0 else max(1, ceil(keep_ratio * candidates - 1e-6)) (so
+    0.3f * 10 keeps 3); kept = the n best candidates (ties to the lower index) UNION the block holding p_last (when
+    0 <= p_last < Lk) UNION the first ceil(g / b) blocks; query blocks whose first position is < g keep all blocks.
+    With causal, candidates are the blocks with kb * b <= p_last. qbar: mean over the query block's rows and the G heads; kbar: mean over the key
     block's real rows; with compression, a key block scores the max over the compression blocks overlapping it.
     """
     b = params["block_size"]
