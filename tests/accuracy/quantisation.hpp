@@ -1,25 +1,25 @@
-// SPEC's symmetric per-tensor quantisation of the int8 and int4 precisions, applied by the harness (not by the
-// reference, which stays exact) to build what an ideal integer computation would multiply.
+// What the accuracy suites add for the int8 and int4 precisions: keys shaped like those of trained models (a large
+// offset per channel shared by every key, which K smoothing exists for) and the bounds the library is held to.
+// The quantised computation itself is simulated by the reference (sattn_ref::quantised_attention).
 #pragma once
 
 #include "reference.hpp"
 
+#include <cstdint>
+#include <random>
 #include <vector>
 
 namespace sattn_acc {
 
-// Q, K and V as x_q * s with x_q = clamp(round_half_even(x / s), -qmax, qmax) and s the given scale (params.scale_q/k/v) or
-// max|x| / qmax over the whole tensor; qmax = 127 (int8) or 7 (int4). Other precisions: the inputs unchanged.
-sattn_ref::Inputs quantised_inputs(const sattn_ref::Problem& problem, const sattn_ref::Inputs& inputs);
-
 bool is_integer_precision(int precision);
 
-// One tensor quantised and dequantised: scale `given_scale` when > 0, else max|x| / levels.
-std::vector<float> quantise_tensor(const std::vector<float>& values, float given_scale, float levels);
+// K [B, Hk, Lk, D] as N(0, 1) plus, per (batch, kv head, channel), an offset of random sign and magnitude uniform
+// in [bias / 2, bias].
+std::vector<float> draw_biased_keys(std::mt19937& generator, const sattn_ref::Problem& problem, double bias);
 
-// What exact arithmetic on quantised operands gives (int8/int4 only): the kept sets are selected on the inputs as
-// given (SPEC) and the scores and values use the quantised copies. For landmark (docs/patterns.md): the landmarks are
-// pooled from the inputs as given, then quantised with the per-tensor scales of the landmark tensors.
-sattn_ref::Result ideal_quantised_attention(const sattn_ref::Problem& problem, const sattn_ref::Inputs& inputs);
+// The library (exact CPU backend, P.V accumulated in fp32) against the float64 simulation of the quantised
+// computation: O as relative error, LSE as absolute error.
+double simulation_o_tolerance();
+double simulation_lse_tolerance();
 
 }  // namespace sattn_acc

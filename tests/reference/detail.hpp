@@ -1,5 +1,5 @@
-// Internal helpers of the reference: validated shapes, row addressing, integer arithmetic with the rounding the SPEC
-// uses, the float32 dot product of selections and the rules shared by several patterns.
+// Internal helpers of the reference: validated shapes, row addressing, integer arithmetic with the rounding
+// docs/patterns.md uses, the float32 dot product of selections and the rules shared by several patterns.
 #pragma once
 
 #include "reference.hpp"
@@ -14,7 +14,7 @@ namespace sattn_ref::detail {
 struct Shape {
   int64_t B, Hq, Hk, G, Lq, Lk, D, Dv;
 
-  // p_i of the SPEC: queries are aligned to the bottom-right of the key range.
+  // p_i of docs/patterns.md: queries are aligned to the bottom-right of the key range.
   [[nodiscard]] int64_t position(int64_t i) const { return i + Lk - Lq; }
   [[nodiscard]] int64_t kv_head(int64_t hq) const { return hq / G; }
 };
@@ -66,7 +66,7 @@ struct Landmarks {
 };
 Landmarks landmarks(const Problem&, const Inputs&, const Shape&, int64_t b, int64_t hk);
 
-// SplitMix64 as the SPEC defines it (the LSH projection's generator).
+// SplitMix64 as docs/patterns.md defines it (the LSH projection's generator).
 class SplitMix64 {
  public:
   explicit SplitMix64(uint64_t seed) : state_(seed) {}

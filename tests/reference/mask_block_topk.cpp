@@ -1,6 +1,6 @@
 // block_topk: per (batch, kv head, query block) keep the best-scoring key blocks, plus the forced ones.
 //
-// The lead's fixed reading of the SPEC (docs/patterns.md): n = topk_blocks if > 0 else max(1, ceil(r * candidates - 1e-6));
+// As docs/patterns.md fixes it: n = topk_blocks if > 0 else max(1, ceil(r * candidates - 1e-6));
 // kept = the n best candidates (ties to the lower block) UNION the block holding the query block's last position and
 // the first ceil(g/b) blocks; query blocks starting before g keep all blocks. Scores are fp32 means and dots.
 #include "detail.hpp"

@@ -1,13 +1,13 @@
-// sattn_ref: an independent, brute-force reference of what /work/shared/SPEC.md says each pattern computes.
+// sattn_ref: an independent, brute-force reference of what docs/patterns.md says each pattern and precision computes.
 //
-// Written only from the SPEC (never from src/ or backends/), so that a bug in the library's layout builder or
+// Written only from that contract (never from src/ or backends/), so that a bug in the library's layout builder or
 // kernels cannot hide in a shared helper. It is meant to be obviously correct, not fast: every kept set is built
 // element by element, and the attention is a float64 softmax over it.
 //
 // Two precisions meet here on purpose. The attention itself is exact (float64) on the inputs as given; the
 // data-dependent selections (block scores, N:M, top-k, LSH buckets, k-means assignments) are computed in float32 with
-// dot products accumulated in increasing d order, as the SPEC prescribes, so that the reference and the library pick
-// the same keys on near-ties.
+// dot products accumulated in increasing d order, as the contract prescribes, so that the reference and the library
+// pick the same keys on near-ties.
 #pragma once
 
 #include <sattn.h>
@@ -44,23 +44,24 @@ struct Result {
   std::vector<double> lse;  // [B, Hq, Lq]; -inf where S_i is empty
 };
 
-// Float64 softmax attention over S_i (landmark: over the m landmarks). Throws std::invalid_argument where the SPEC
-// leaves the problem undefined (landmark with causal or with m > Lk, shapes that do not match the inputs, ...).
+// Float64 softmax attention over S_i (landmark: over the m landmarks) on the inputs as given. Throws
+// std::invalid_argument where the contract leaves the problem undefined (landmark with causal or with m > Lk, shapes
+// that do not match the inputs, ...).
 Result attention(const Problem& problem, const Inputs& inputs);
 
-// The same, with the kept sets selected from `selection` but the scores and values computed from `values` (same
-// shapes): a reduced-precision computation selects on the inputs as given (SPEC) and multiplies rounded or quantised
-// copies of them, which the caller makes. Not for landmark, whose landmarks are both (throws).
-Result attention(const Problem& problem, const Inputs& selection, const Inputs& values);
+// int8/int4 (problem.precision): a float64 simulation of the quantised computation of docs/patterns.md
+// ("Precisions"). The kept sets are selected from the inputs as given; K (landmark: the m landmark keys) is smoothed
+// by its mean per (batch, kv head), Q and the smoothed K are quantised per row and V per channel (or with the given
+// params.scale_q/k/v), scores are integer dot products times the scales, O takes V's scale after the normalisation
+// and the LSE gets the smoothing shift scale * q_i . kbar back. Throws std::invalid_argument for other precisions
+// and for non-finite inputs (which a quantised plan refuses).
+Result quantised_attention(const Problem& problem, const Inputs& inputs);
 
-// landmark: the m landmark keys [B, Hk, m, D] and values [B, Hk, m, Dv] that every query attends to (exact means of
-// the final clusters; an empty cluster keeps its fp32 centroid and has a zero value).
-struct LandmarkTensors {
-  std::vector<double> keys, values;
-};
-LandmarkTensors landmark_tensors(const Problem& problem, const Inputs& inputs);
-
-// SPEC.md's accuracy bound for a precision: max abs error / max abs of the reference output.
+// The accuracy bound of a precision against attention(): max abs error / max abs of the reference output.
 double tolerance(int precision);
+
+// The bound of an int8/int4 result against quantised_attention(), same measure: 2e-3, or 1e-4 for a computation
+// that, like the library's exact CPU backend, accumulates P.V in fp32 (fp32_pv).
+double simulation_tolerance(bool fp32_pv);
 
 }  // namespace sattn_ref

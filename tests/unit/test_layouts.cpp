@@ -1,6 +1,6 @@
-// The block layout of every pattern against the brute-force kept sets of tests/reference (written from SPEC.md
-// alone): a key is kept exactly when its tile is listed and, for a partial tile, the element predicate keeps it;
-// full tiles are wholly kept, no listed tile is empty, and kept_pairs counts exactly.
+// The block layout of every pattern against the brute-force kept sets of tests/reference (written from
+// docs/patterns.md alone): a key is kept exactly when its tile is listed and, for a partial tile, the element
+// predicate keeps it; full tiles are wholly kept, no listed tile is empty, and kept_pairs counts exactly.
 #include <catch2/catch.hpp>
 #include <random>
 #include <sstream>

@@ -1,4 +1,4 @@
-// SATTN_PATTERN_AUTO follows SPEC.md's rules in order, honours the environment overrides and says why.
+// SATTN_PATTERN_AUTO follows the rules of docs/patterns.md in order, honours the environment overrides and says why.
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <string>

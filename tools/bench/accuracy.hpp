@@ -1,4 +1,4 @@
-// Comparison of a backend's output with the exact backend's, and the tolerances of SPEC.md.
+// Comparison of a backend's output with the exact backend's, and the tolerances of docs/patterns.md.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +14,7 @@ struct Accuracy {
 
 Accuracy compare_outputs(std::span<const float> tested, std::span<const float> exact);
 
-// SPEC.md's tolerance on relative_error for a sattn_precision.
+// The tolerance of docs/patterns.md on relative_error for a sattn_precision.
 double tolerance_for_precision(int32_t precision);
 
 }  // namespace sattn_bench

@@ -45,7 +45,8 @@ Problems:
          sattn_tools::accepted_dtype_names() + R"( (default f32)
     scale=X              softmax scale (default 0 = 1/sqrt(head_dim))
     causal, want_lse     the flags; or flags=causal|want_lse, or flags=N
-  Pattern parameters (sattn_pattern_params, SPEC.md says what each means; unset ones keep the header defaults):
+  Pattern parameters (sattn_pattern_params, docs/patterns.md says what each means; unset ones keep the header
+  defaults):
     window_size=N dilation=N wrap=0|1 global_tokens=N          sliding_window (dilation defaults to 1)
     block_size=N keep_ratio=X topk_blocks=N comp_block_size=N  block_topk (block_size also block_local_global,
                                                                block_mask; a tile hint to the reference backend)
@@ -63,9 +64,9 @@ Problems:
 
 Correctness: inputs are uniform in [-2, 2]; the problem runs on the chosen backend and on the exact backend (reference,
   precision fp32, the same pattern and inputs). rel.err = max |O - O_exact| / max |O_exact|; it passes within the
-  tolerance of the problem's precision (SPEC.md): fp32 1e-4, bf16 and fp16 2e-2, int8 5e-2, int4 1.5e-1; with 16-bit
-  tensors at least one unit in the last place of the output type (bf16 2^-7, f16 2^-10), since both outputs are
-  rounded to it.
+  tolerance of the problem's precision (docs/patterns.md): fp32 1e-4, bf16 and fp16 2e-2, int8 4e-2, int4 5e-1;
+  with 16-bit tensors at least one unit in the last place of the output type (bf16 2^-7, f16 2^-10), since both
+  outputs are rounded to it.
 Performance: TFLOP/s counts only kept (query, key) pairs: 2 * kept_pairs * (head_dim + head_dim_v) per run, with
   kept_pairs from sattn_plan_get_stats. The speedup is over the same problem with pattern=dense on the same backend
   and precision, timed in the same run.

@@ -1,4 +1,4 @@
-// Names of the public libsattn enums as SPEC.md and the command line spell them, shared by sattn-info and sattn-bench.
+// Names of the public libsattn enums as docs/patterns.md and the command line spell them, shared by sattn-info and sattn-bench.
 // They are the library's own (sattn_pattern_name, sattn_pattern_from_name, ...); the tools keep only the short list
 // of alias spellings their help texts offer, which tools.enum_names checks against the library.
 #pragma once

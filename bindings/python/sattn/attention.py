@@ -14,7 +14,7 @@ def sparse_attention(Q, K, V, pattern="dense", params=None, precision="fp32", tr
     Returns a new O [B, Hq, Lq, Dv] with the dtype of Q, or (O, LSE) with return_lse (LSE float32 [B, Hq, Lq],
     natural log).
 
-    pattern: a SPEC.md name ("dense", "sliding_window", "block_topk", "block_local_global", "nm_structured",
+    pattern: a docs/patterns.md name ("dense", "sliding_window", "block_topk", "block_local_global", "nm_structured",
     "topk_per_query", "lsh", "landmark", "block_mask", "auto") or alias ("sliding_global", "bsr").
     params: dict keyed by sattn_pattern_params field names, e.g. {"block_size": 64, "keep_ratio": 0.12}.
     precision: "fp32", "bf16", "fp16", "int8" or "int4". scale: None = 1/sqrt(D). backend: a backend name or None

@@ -29,9 +29,9 @@ def _decode(raw):
 class Plan:
     """A prepared attention problem; run it on any number of inputs of its shape.
 
-    Shapes follow SPEC.md: Q [B, Hq, Lq, D], K [B, Hk, Lk, D], V [B, Hk, Lk, Dv], O [B, Hq, Lq, Dv]. A plan is immutable
-    after creation and may be run from several threads at once (each run gets its own workspace). Close it with
-    close() or a `with` block; it is also closed when garbage collected.
+    Shapes follow docs/patterns.md: Q [B, Hq, Lq, D], K [B, Hk, Lk, D], V [B, Hk, Lk, Dv], O [B, Hq, Lq, Dv]. A plan
+    is immutable after creation and may be run from several threads at once (each run gets its own workspace). Close
+    it with close() or a `with` block; it is also closed when garbage collected.
     """
 
     def __init__(self, *, batch, num_q_heads, q_len, head_dim, num_kv_heads=None, kv_len=None, head_dim_v=None,

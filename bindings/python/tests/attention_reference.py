@@ -1,10 +1,11 @@
-"""Exact float64 reference of every libsattn pattern, written from /work/shared/SPEC.md alone.
+"""Exact float64 reference of every libsattn pattern, written from docs/patterns.md alone.
 
 The attention itself (scores, softmax, P V, LSE) is computed in float64. Data-dependent selections (block_topk
 scores, N:M, top-k, LSH buckets and projection, landmark k-means) are computed in float32 from the inputs as given,
-as SPEC.md says the library does, so that both pick the same keys.
+as docs/patterns.md says the library does, so that both pick the same keys. quantised_reference() simulates the
+int8 / int4 computation in float64.
 
-Interpretations fixed by the lead where SPEC.md leaves room are noted at each pattern.
+The readings docs/patterns.md fixes where a rule leaves room are noted at each pattern.
 """
 import math
 
@@ -103,11 +104,10 @@ def _block_means(x, size):
 def block_topk_kept_blocks(pb, params):
     """bool [B, Hk, ceil(Lq/b), ceil(Lk/b)]: the key blocks each query block keeps.
 
-    Lead's interpretation: n = topk_blocks if > 0 else max(1, ceil(keep_ratio * candidates - 1e-6)) (so 0.3f * 10
-    keeps 3); kept = the n best
-    candidates (ties to the lower index) UNION the block holding p_last (when 0 <= p_last < Lk) UNION the first
-    ceil(g / b) blocks; query blocks whose first position is < g keep all blocks. With causal, candidates are the
-    blocks with kb * b <= p_last. qbar: mean over the query block's rows and the G heads; kbar: mean over the key
+    As docs/patterns.md fixes it: n = topk_blocks if > 0 else max(1, ceil(keep_ratio * candidates - 1e-6)) (so
+    0.3f * 10 keeps 3); kept = the n best candidates (ties to the lower index) UNION the block holding p_last (when
+    0 <= p_last < Lk) UNION the first ceil(g / b) blocks; query blocks whose first position is < g keep all blocks.
+    With causal, candidates are the blocks with kb * b <= p_last. qbar: mean over the query block's rows and the G heads; kbar: mean over the key
     block's real rows; with compression, a key block scores the max over the compression blocks overlapping it.
     """
     b = params["block_size"]
@@ -280,7 +280,8 @@ def landmarks(k32, v32, k64, v64, m, iters):
     return keys, values
 
 
-def landmark_attention(pb, params):
+def landmark_tensors(pb, params):
+    """Landmark keys [B, Hk, m, D] and values [B, Hk, m, Dv] (float64); landmark is not defined with causal."""
     if pb.causal:
         raise ValueError("landmark is not defined with causal")
     m = params["num_landmarks"]
@@ -291,14 +292,19 @@ def landmark_attention(pb, params):
         for h in range(pb.hk):
             keys[bi, h], values[bi, h] = landmarks(pb.k32[bi, h], pb.v32[bi, h], pb.k64[bi, h], pb.v64[bi, h], m,
                                                    iters)
-    mask = np.ones((pb.batch, pb.hq, pb.lq, m), dtype=bool)
+    return keys, values
+
+
+def landmark_attention(pb, params):
+    keys, values = landmark_tensors(pb, params)
+    mask = np.ones((pb.batch, pb.hq, pb.lq, keys.shape[2]), dtype=bool)
     return masked_attention(pb.q64, pb.expand_kv(keys), pb.expand_kv(values), mask, pb.scale)
 
 
 # ---- attention over a mask ------------------------------------------------------------------------------------
-def masked_attention(q, k, v, mask, scale):
-    """O and LSE (float64) of softmax attention restricted to mask; empty rows give O = 0, LSE = -inf."""
-    scores = scale * np.matmul(q, np.swapaxes(k, -1, -2))
+def masked_softmax(scores, mask, v):
+    """O and LSE (float64) of the softmax of scores restricted to mask, applied to v; empty rows give O = 0,
+    LSE = -inf."""
     masked = np.where(mask, scores, NEG_INF)
     row_max = masked.max(axis=-1, keepdims=True)
     finite_max = np.where(np.isfinite(row_max), row_max, 0.0)
@@ -308,6 +314,11 @@ def masked_attention(q, k, v, mask, scale):
     with np.errstate(divide="ignore"):
         lse = np.where(total[..., 0] > 0, np.log(total[..., 0]) + finite_max[..., 0], NEG_INF)
     return out, lse
+
+
+def masked_attention(q, k, v, mask, scale):
+    """O and LSE (float64) of softmax attention restricted to mask; empty rows give O = 0, LSE = -inf."""
+    return masked_softmax(scale * np.matmul(q, np.swapaxes(k, -1, -2)), mask, v)
 
 
 def kept_mask(q, k, v, pattern, params=None, causal=False, scale=None, block_mask=None):
@@ -334,26 +345,58 @@ def reference_attention(q, k, v, pattern="dense", params=None, causal=False, sca
     return masked_attention(pb.q64, pb.expand_kv(pb.k64), pb.expand_kv(pb.v64), mask, pb.scale)
 
 
-# ---- integer precisions, simulated exactly --------------------------------------------------------------------------
+# ---- integer precisions, simulated in float64 -------------------------------------------------------------------
 QUANT_MAX = {"int8": 127, "int4": 7}
 
 
-def quantise(x, qmax, scale=None):
-    """SPEC.md: x_q = clamp(round(x / s), -qmax, qmax) with s = max|x| / qmax unless given; returns x_q * s (float64).
-    The scale and the division are float32, as the library computes them; round() halves go to even (rint)."""
-    x32 = np.asarray(x, dtype=np.float32)
-    s = np.float32(scale) if scale else np.float32(np.abs(x32).max()) / np.float32(qmax)
-    return np.clip(np.rint(x32 / s), -qmax, qmax).astype(np.float64) * float(s)
+def _slice_scales(x, axis, qmax, given):
+    """The quantisation scale of every slice of x along axis (kept as size 1): the given scale when > 0, else
+    max |x| / qmax, and 1 for an all-zero slice."""
+    if given:
+        return np.full(np.max(np.abs(x), axis=axis, keepdims=True).shape, float(np.float32(given)))
+    largest = np.max(np.abs(x), axis=axis, keepdims=True)
+    return np.where(largest > 0, largest / qmax, 1.0)
 
 
-def quantised_reference(q, k, v, precision, pattern="dense", params=None, causal=False, scale=None):
-    """(O, LSE) of the int8 / int4 computation SPEC.md describes, in float64: the selection from the inputs as given
-    (fp32), then attention over per-tensor symmetrically quantised Q, K and V."""
+def _quantise(x, scales, qmax):
+    """x_q = clamp(round(x / s), -qmax, qmax); np.rint rounds halves to even."""
+    return np.clip(np.rint(x / scales), -qmax, qmax)
+
+
+def quantised_reference(q, k, v, precision, pattern="dense", params=None, causal=False, scale=None, block_mask=None):
+    """(O, LSE) of the int8 / int4 computation of docs/patterns.md ("Precisions"), simulated in float64.
+
+    Per batch and kv head: K (landmark: the m landmark keys) is smoothed by its mean key kbar; Q and the smoothed K
+    are quantised with one scale per row, V (landmark: the landmark values) with one per channel, or every row or
+    channel with the given scale_q / scale_k / scale_v. Scores are scale * s_q[i] * s_k[j] * (q_q[i] . k_q[j]) (an
+    exact integer dot product), the softmax runs over the kept keys (selected from the inputs as given),
+    O[i, c] = s_v[c] * sum_j p_ij v_q[j, c] / sum_j p_ij, and LSE_i gets scale * q_i . kbar back.
+    """
     params = dict(params or {})
+    pattern = ALIASES.get(pattern, pattern)
     qmax = QUANT_MAX[precision]
     pb = Problem(q, k, v, causal, scale)
-    mask = kept_mask(q, k, v, pattern, params, causal, scale)
-    qq = quantise(q, qmax, params.get("scale_q"))
-    kq = quantise(k, qmax, params.get("scale_k"))
-    vq = quantise(v, qmax, params.get("scale_v"))
-    return masked_attention(qq, pb.expand_kv(kq), pb.expand_kv(vq), mask, pb.scale)
+    for name, x in (("q", pb.q64), ("k", pb.k64), ("v", pb.v64)):
+        if not np.isfinite(x).all():
+            raise ValueError(f"{name} holds a non-finite value; quantised computations need finite inputs")
+    if pattern == "landmark":
+        keys, values = landmark_tensors(pb, params)
+        mask = np.ones((pb.batch, pb.hq, pb.lq, keys.shape[2]), dtype=bool)
+    else:
+        keys, values = pb.k64, pb.v64
+        mask = block_mask_mask(pb, params, block_mask) if pattern == "block_mask" else MASKS[pattern](pb, params)
+
+    kbar = keys.mean(axis=2, keepdims=True)  # [B, Hk, 1, D]
+    smoothed = keys - kbar
+    k_scales = _slice_scales(smoothed, -1, qmax, params.get("scale_k"))  # [B, Hk, R, 1]
+    v_scales = _slice_scales(values, 2, qmax, params.get("scale_v"))  # [B, Hk, 1, Dv]
+    q_scales = _slice_scales(pb.q64, -1, qmax, params.get("scale_q"))  # [B, Hq, Lq, 1]
+    k_int = _quantise(smoothed, k_scales, qmax)
+    v_int = _quantise(values, v_scales, qmax)
+    q_int = _quantise(pb.q64, q_scales, qmax)
+
+    dots = np.matmul(q_int, np.swapaxes(pb.expand_kv(k_int), -1, -2))  # integers below 2^53: exact
+    scores = pb.scale * q_scales * np.swapaxes(pb.expand_kv(k_scales), -1, -2) * dots
+    out, lse = masked_softmax(scores, mask, pb.expand_kv(v_int))
+    shift = pb.scale * np.matmul(pb.q64, np.swapaxes(pb.expand_kv(kbar), -1, -2))[..., 0]  # [B, Hq, Lq]
+    return out * pb.expand_kv(v_scales), lse + shift
