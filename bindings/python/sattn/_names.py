@@ -60,7 +60,7 @@ def _aliases_of(kind):
 
 # ---- the public tables (dict copies: callers may not change the cached ones) -------------------------------------
 def patterns():
-    """{name: sattn_pattern value} for every pattern the library names (SPEC.md's names)."""
+    """{name: sattn_pattern value} for every pattern the library names (the names of docs/patterns.md)."""
     return dict(_names_of("pattern"))
 
 
