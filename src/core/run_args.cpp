@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <numeric>
 
 #include "core/checked_math.hpp"
@@ -59,6 +60,12 @@ void check_tensor(const sattn_tensor* t, const Expected& e, int32_t device_type,
             device_id);
   require(t->dtype == e.dtype, e.name, ".dtype is ", dtype_name(t->dtype), " but the plan expects ",
           dtype_name(e.dtype));
+  // Backends read elements through typed pointers, so a misaligned pointer would be undefined behaviour (and a
+  // fault on some machines).
+  const size_t elem = e.dtype == SATTN_DTYPE_F32 ? 4 : (e.dtype == SATTN_DTYPE_U8 ? 1 : 2);
+  const auto address = reinterpret_cast<uintptr_t>(t->data);
+  require(address % elem == 0, e.name, ".data (", t->data, ") is not aligned to ", elem, " bytes, the size of one ",
+          dtype_name(e.dtype), " element");
   require(t->ndim == e.ndim, e.name, ".ndim is ", t->ndim, " but must be ", e.ndim);
   for (int32_t i = 0; i < e.ndim; ++i)
     require(t->shape[i] == e.shape[i], e.name, " has shape ", shape_text(t->shape, e.ndim), " but the plan expects ",
@@ -68,7 +75,6 @@ void check_tensor(const sattn_tensor* t, const Expected& e, int32_t device_type,
     require(t->strides[i] >= 0, e.name, ".strides[", i, "] is ", t->strides[i], ": strides must be >= 0");
     last = checked_add(last, checked_mul(t->shape[i] - 1, t->strides[i], "tensor extent"), "tensor extent");
   }
-  const size_t elem = e.dtype == SATTN_DTYPE_F32 ? 4 : (e.dtype == SATTN_DTYPE_U8 ? 1 : 2);
   checked_bytes(checked_add(last, 1, "tensor extent"), elem, e.name);
   if (e.written) require_no_self_overlap(*t, e.name);
 }
