@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <numeric>
+#include <string>
 
 #include "core/checked_math.hpp"
 #include "core/descriptor.hpp"
@@ -70,12 +71,17 @@ void check_tensor(const sattn_tensor* t, const Expected& e, int32_t device_type,
   for (int32_t i = 0; i < e.ndim; ++i)
     require(t->shape[i] == e.shape[i], e.name, " has shape ", shape_text(t->shape, e.ndim), " but the plan expects ",
             shape_text(e.shape.data(), e.ndim));
-  int64_t last = 0;
-  for (int32_t i = 0; i < e.ndim; ++i) {
+  for (int32_t i = 0; i < e.ndim; ++i)
     require(t->strides[i] >= 0, e.name, ".strides[", i, "] is ", t->strides[i], ": strides must be >= 0");
-    last = checked_add(last, checked_mul(t->shape[i] - 1, t->strides[i], "tensor extent"), "tensor extent");
-  }
-  checked_bytes(checked_add(last, 1, "tensor extent"), elem, e.name);
+  // The offset of the last element, sum of (shape[i] - 1) * strides[i], and the bytes up to its end.
+  const std::string extent = std::string(e.name) + " extent (strides " + shape_text(t->strides, e.ndim) +
+                             " over shape " + shape_text(t->shape, e.ndim) + ")";
+  int64_t last = 0;
+  for (int32_t i = 0; i < e.ndim; ++i)
+    last = checked_add(last, checked_mul(t->shape[i] - 1, t->strides[i], extent.c_str()), extent.c_str());
+  const size_t bytes = checked_bytes(checked_add(last, 1, extent.c_str()), elem, extent.c_str());
+  require(bytes <= UINTPTR_MAX - address, extent, " is ", bytes, " bytes from ", t->data,
+          ", past the end of the address space");
   if (e.written) require_no_self_overlap(*t, e.name);
 }
 

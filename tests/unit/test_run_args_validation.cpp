@@ -54,7 +54,11 @@ TEST_CASE("tensors must match the plan", "[run_args]") {
       {"negative stride", &sattn_run_args::q, [](auto& t) { t.strides[1] = -16; }, "q.strides[1] is -16"},
       // Every head would write the same memory.
       {"overlapping output", &sattn_run_args::o, [](auto& t) { t.strides[1] = 0; }, "o has overlapping strides"},
-      {"overflowing extent", &sattn_run_args::q, [](auto& t) { t.strides[0] = int64_t{1} << 62; }, "overflows 64 bits"},
+      {"overflowing extent", &sattn_run_args::q, [](auto& t) { t.strides[0] = int64_t{1} << 62; },
+       "q extent (strides [4611686018427387904, 592, 16, 1] over shape [2, 4, 37, 16]) overflows 64 bits"},
+      // Never dereferenced: the check refuses it first.
+      {"extent past the end of the address space", &sattn_run_args::k,
+       [](auto& t) { t.data = reinterpret_cast<void*>(~uintptr_t{0} - 63); }, "past the end of the address space"},
   };
   SECTION("bad tensors") {
     for (const BadTensor& bad : cases) {
