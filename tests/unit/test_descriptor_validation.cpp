@@ -357,7 +357,8 @@ TEST_CASE("unknown flags, enums and reserved words are refused with the value", 
   test::require_status(sattn_plan_create(&d, &prefs, &plan), SATTN_OK, "");
   sattn_plan_destroy(plan);
   prefs.num_threads = -1;
-  test::require_status(sattn_plan_create(&d, &prefs, &plan), kInvalid, "prefs.num_threads must be >= 0 (0 = all cores), got -1");
+  test::require_status(sattn_plan_create(&d, &prefs, &plan), kInvalid,
+                       "prefs.num_threads must be >= 0 (0 = all cores), got -1");
   prefs.num_threads = 0;
   prefs.device_id = -2;
   test::require_status(sattn_plan_create(&d, &prefs, &plan), kInvalid, "prefs.device_id must be >= 0, got -2");

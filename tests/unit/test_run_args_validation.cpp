@@ -151,8 +151,8 @@ TEST_CASE("tensor data must be aligned to the element size", "[run_args]") {
       args.o = &to;
       test::require_status(test::run(f.plan, args), SATTN_OK, "");
       tq.data = reinterpret_cast<unsigned char*>(q.data()) + 1;
-      const std::string message =
-          "q.data (" + address_text(tq.data) + ") is not aligned to 2 bytes, the size of one " + dtype_name + " element";
+      const std::string message = "q.data (" + address_text(tq.data) + ") is not aligned to 2 bytes, the size of one " +
+                                  dtype_name + " element";
       expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, message.c_str());
       tq.data = q.data() + 1;  // one element on: aligned
       test::require_status(test::run(f.plan, args), SATTN_OK, "");
