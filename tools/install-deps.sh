@@ -13,6 +13,7 @@ python_for_venv="${SATTN_BOOTSTRAP_PYTHON:-python3}"
 #   catch2 ......................... C++ test framework (single header <catch2/catch.hpp>)
 #   libtbb-dev ..................... optional oneTBB parallel backend for the CPU kernels
 #   clang-19 lld-19 ................ riscv64 cross compiler and linker (preset riscv64)
+#   libclang-rt-19-dev ............. clang-19's sanitizer and libFuzzer runtimes (preset fuzz)
 #   g++-riscv64-linux-gnu .......... the cross libstdc++/libgcc (crtbegin.o, headers) and riscv64-linux-gnu-ar that
 #   libc6-dev-riscv64-cross          clang finds through --gcc-toolchain=/usr, plus the cross glibc
 #   qemu-user ...................... qemu-riscv64 runs the cross-built tests (8.0 or newer, see below); its binfmt
@@ -20,7 +21,7 @@ python_for_venv="${SATTN_BOOTSTRAP_PYTHON:-python3}"
 required_packages=(
   cmake ninja-build g++
   catch2 libtbb-dev
-  clang-19 lld-19
+  clang-19 lld-19 libclang-rt-19-dev
   g++-riscv64-linux-gnu libc6-dev-riscv64-cross
 )
 

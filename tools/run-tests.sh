@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds and tests libsattn in each configuration of CMakePresets.json: configure, build (-j2), ctest.
 #
-#   tools/run-tests.sh                 # default, asan, riscv64 (the full suite CI runs)
+#   tools/run-tests.sh                 # default, asan, riscv64, fuzz (the full suite CI runs)
 #   tools/run-tests.sh default asan    # only those, in the order given
 #
 # default: native Release; C++ suites, C99 test and Python tests.   debug: native Debug (not in the full suite).
 # asan: AddressSanitizer + UBSan with leak checking.                riscv64: clang-19 cross build, tests under qemu.
+# fuzz: clang-19 libFuzzer + ASan + UBSan over the C API, a fixed 200000 inputs (tests/fuzz).
 # A failed configuration does not stop the others; a summary line per configuration is printed at the end and the
 # exit status is non-zero when any failed.
 set -uo pipefail
@@ -13,8 +14,8 @@ set -uo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${repo_root}" || exit 1
 
-known_configs=(default debug asan riscv64)
-full_suite=(default asan riscv64)
+known_configs=(default debug asan riscv64 fuzz)
+full_suite=(default asan riscv64 fuzz)
 
 usage() {
   sed -n '2,/^set -uo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'

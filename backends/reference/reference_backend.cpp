@@ -4,6 +4,8 @@
 #include <sattn_backend.h>
 #include <sattn_kernels.h>
 
+#include <algorithm>
+#include <climits>
 #include <memory>
 #include <string>
 
@@ -36,10 +38,14 @@ double cost(const sattn_problem* problem) {
   return 2.0 * pairs * static_cast<double>(d.head_dim + d.head_dim_v) / 4e9;
 }
 
-// Tiles of the pattern's own block size where it has one (so block patterns need no masks), else 64 x 64.
+// Tiles of the pattern's own block size where it has one (so block patterns need no masks), else 64 x 64; wider
+// where a sequence would otherwise need more than 2^31 - 1 tiles (layouts index tiles with int32).
 void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) {
-  const int64_t block = problem->desc->params.block_size;
-  *tile_q = *tile_k = block > 0 && block <= 65536 ? block : 64;
+  const sattn_attention_desc& d = *problem->desc;
+  const int64_t block = d.params.block_size;
+  const int64_t longest = std::max(d.q_len, d.kv_len);
+  const int64_t needed = (longest + INT32_MAX - 1) / INT32_MAX;  // the narrowest tile that keeps the count in int32
+  *tile_q = *tile_k = std::clamp<int64_t>(std::max(block > 0 && block <= 65536 ? block : 64, needed), 1, 65536);
 }
 
 // Keys the kernel attends: the landmarks for landmark attention, else the run's keys.

@@ -202,6 +202,12 @@ std::unique_ptr<sattn_plan> create_plan(const sattn_attention_desc* desc, const 
   const BackendEntry& backend = choose_backend(plan->problem, prefs, backend_reason);
   plan->reason = resolved.reason + "; " + backend_reason;
   choose_tile_shape(*backend.ops, plan->problem);
+  // A static layout is built with O(1) work per query row (exact kept pairs, spans per query tile): 2^30 rows take
+  // about half a minute on two cores, so longer queries would stall plan creation rather than fail.
+  constexpr int64_t kMaxStaticRows = int64_t{1} << 30;
+  if (!layout_depends_on_run(plan->desc.pattern) && plan->desc.q_len > kMaxStaticRows)
+    fail(SATTN_ERROR_NOT_SUPPORTED, "pattern ", pattern_name(plan->desc.pattern), " builds its layout per query row at",
+         " plan time, for q_len up to 2^30; got q_len ", plan->desc.q_len);
   if (!layout_depends_on_run(plan->desc.pattern))
     plan->static_layout = make_layout_or_explain(plan->problem, nullptr);
 

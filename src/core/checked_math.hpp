@@ -29,7 +29,13 @@ inline size_t checked_bytes(int64_t count, size_t elem_size, const char* what) {
   return static_cast<size_t>(bytes);
 }
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Ceiling of a / b for b != 0 and any sign of a, without forming a + b - 1 (which overflows for a near INT64_MAX).
+// The quotient is rounded towards zero, so it is one short exactly when there is a remainder and the true quotient
+// is positive.
+inline int64_t ceil_div(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) == (b < 0))) ? q + 1 : q;
+}
 
 // Floor division for possibly negative numerators (positions before the first key when q_len > kv_len).
 inline int64_t floor_div(int64_t a, int64_t b) {

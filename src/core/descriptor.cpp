@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <iterator>
+#include <string>
 #include <vector>
 
 #include "core/checked_math.hpp"
@@ -57,8 +59,66 @@ template sattn_backend_info read_versioned(const sattn_backend_info*, const satt
 
 namespace {
 
+// ---- Bounds of the descriptor's fields ---------------------------------------------------------------------------
+// Every field gets an upper bound here, so that the position arithmetic of the selector, the layout rules and the
+// backends cannot overflow int64 whatever the caller passes. That arithmetic only adds or subtracts a few fields,
+// tile indices and tile sizes: p = i + kv_len - q_len, diagonal block +/- local_blocks, global_tokens + block_size,
+// qt * tile + tile, a window's p +/- window_size * dilation. With every term <= 2^40 (or the window's reach <= 2^60)
+// such sums stay below 2^62, so no rule needs overflow checks of its own. Products of sizes that size buffers or
+// count work are checked on top (check_size_products); a bound here does not make a problem cheap, only well-defined.
+
+// batch, num_q_heads, num_kv_heads, q_len, kv_len, global_tokens, local_blocks, topk_blocks, comp_block_size, topk_k,
+// nm_n, nm_m, num_landmarks: counts of positions, heads or blocks. 2^40 (10^12) is beyond any sequence memory could
+// hold and leaves 2^23 of headroom for the sums above.
+constexpr int64_t kMaxCount = int64_t{1} << 40;
+// head_dim, head_dim_v: the int8/int4 score is a sum of D products of magnitude <= 127 * 127 < 2^14 accumulated in
+// int32; D <= 2^16 keeps it below 2^30, exact with a factor of two to spare. Backends also keep per-row scratch of D
+// values per worker. Models use 32 to 512.
+constexpr int64_t kMaxHeadDim = int64_t{1} << 16;
+// block_size: the pattern's blocks (and the reference backend's tile hint); builders and backends hold per-worker
+// scratch of one block or tile. 2^20 keeps that at a few MiB and is still far above the 2^9 that the longest sequence
+// (2^40) needs to stay within 2^31 blocks (int32 block indices). Real block sizes are 16 to 256.
+constexpr int64_t kMaxBlockSize = int64_t{1} << 20;
+// window_size, dilation: each <= 2^60 (the selector forms 2 * window_size + 1); sliding_window also needs
+// window_size * dilation <= 2^60, beyond which a window covers any sequence anyway.
+constexpr int64_t kMaxReach = int64_t{1} << 60;
+// lsh_buckets: buckets are int32 and the projection R[head_dim][lsh_buckets / 2] is built per run; 2^20 is far
+// beyond useful hashing (the projection's size is checked as a product too).
+constexpr int64_t kMaxLshBuckets = int64_t{1} << 20;
+// head_dim * lsh_buckets / 2: entries of that projection, each applied to every query and key row of a run; 2^24
+// (64 MiB of fp32) allows e.g. 2^18 buckets at head_dim 128.
+constexpr int64_t kMaxLshProjection = int64_t{1} << 24;
+// landmark_iters: each k-means round is a full pass over K for every landmark; rounds converge within tens, and 2^10
+// keeps a mistaken value from stalling a run for days.
+constexpr int64_t kMaxLandmarkIters = int64_t{1} << 10;
+// wrap = 1: the ring arithmetic multiplies two numbers below kv_len (a step and a modular inverse), so ring windows
+// need kv_len <= 2^31 for the product to stay below 2^62.
+constexpr int64_t kMaxRingLength = int64_t{1} << 31;
+// Tiles are addressed with int32 column indices.
+constexpr int64_t kMaxTiles = INT32_MAX;
+
+// "2^40" for a power of two, for messages.
+std::string bound_text(int64_t bound) {
+  int shift = 0;
+  while (shift < 62 && (int64_t{1} << shift) < bound) ++shift;
+  return (int64_t{1} << shift) == bound ? "2^" + std::to_string(shift) : std::to_string(bound);
+}
+
 void require_positive(int64_t value, const char* name) { require(value > 0, name, " must be > 0, got ", value); }
 void require_non_negative(int64_t value, const char* name) { require(value >= 0, name, " must be >= 0, got ", value); }
+void require_at_most(int64_t value, int64_t bound, const char* name) {
+  require(value <= bound, name, " must be <= ", bound_text(bound), " (", bound, "), got ", value);
+}
+// A size: in [1, bound].
+void require_size(int64_t value, int64_t bound, const char* name) {
+  require_positive(value, name);
+  require_at_most(value, bound, name);
+}
+// A parameter: in [0, bound] (0 = not set or the default).
+void require_param(int64_t value, int64_t bound, const char* name) {
+  require_non_negative(value, name);
+  require_at_most(value, bound, name);
+}
 
 void require_quant_scale(float value, const char* name) {
   require(std::isfinite(value) && value >= 0.0f, "params.", name,
@@ -83,13 +143,13 @@ void check_size_products(const sattn_attention_desc& d) {
 }  // namespace
 
 void validate_descriptor(const sattn_attention_desc& d) {
-  require_positive(d.batch, "batch");
-  require_positive(d.num_q_heads, "num_q_heads");
-  require_positive(d.num_kv_heads, "num_kv_heads");
-  require_positive(d.q_len, "q_len");
-  require_positive(d.kv_len, "kv_len");
-  require_positive(d.head_dim, "head_dim");
-  require_positive(d.head_dim_v, "head_dim_v");
+  require_size(d.batch, kMaxCount, "batch");
+  require_size(d.num_q_heads, kMaxCount, "num_q_heads");
+  require_size(d.num_kv_heads, kMaxCount, "num_kv_heads");
+  require_size(d.q_len, kMaxCount, "q_len");
+  require_size(d.kv_len, kMaxCount, "kv_len");
+  require_size(d.head_dim, kMaxHeadDim, "head_dim");
+  require_size(d.head_dim_v, kMaxHeadDim, "head_dim_v");
   require(d.num_q_heads % d.num_kv_heads == 0, "num_q_heads (", d.num_q_heads, ") must be a multiple of num_kv_heads (",
           d.num_kv_heads, ") for grouped-query attention");
   check_size_products(d);
@@ -106,35 +166,39 @@ void validate_descriptor(const sattn_attention_desc& d) {
   require(std::isfinite(d.scale) && d.scale >= 0.0f, "scale must be a finite number >= 0 (0 = 1/sqrt(head_dim)), got ",
           d.scale);
 
+  // Every parameter is bounded whether or not the pattern uses it: the selector reads several of them before the
+  // pattern is known, and a value that is refused only by some patterns would be a trap.
   const sattn_pattern_params& p = d.params;
-  require_non_negative(p.window_size, "params.window_size");
-  require_non_negative(p.dilation, "params.dilation");
+  require_param(p.window_size, kMaxReach, "params.window_size");
+  require_param(p.dilation, kMaxReach, "params.dilation");
   require(p.wrap == 0 || p.wrap == 1, "params.wrap must be 0 or 1, got ", p.wrap);
-  require_non_negative(p.global_tokens, "params.global_tokens");
-  require_non_negative(p.block_size, "params.block_size");
+  require_param(p.global_tokens, kMaxCount, "params.global_tokens");
+  require_param(p.block_size, kMaxBlockSize, "params.block_size");
   require(std::isfinite(p.keep_ratio) && p.keep_ratio >= 0.0f && p.keep_ratio <= 1.0f,
           "params.keep_ratio must be in (0, 1] (0 = not set), got ", p.keep_ratio);
-  require_non_negative(p.topk_blocks, "params.topk_blocks");
-  require_non_negative(p.local_blocks, "params.local_blocks");
-  require_non_negative(p.comp_block_size, "params.comp_block_size");
-  require_non_negative(p.nm_n, "params.nm_n");
-  require_non_negative(p.nm_m, "params.nm_m");
-  require_non_negative(p.topk_k, "params.topk_k");
-  require_non_negative(p.lsh_buckets, "params.lsh_buckets");
-  require_non_negative(p.num_landmarks, "params.num_landmarks");
-  require_non_negative(p.landmark_iters, "params.landmark_iters");
+  require_param(p.topk_blocks, kMaxCount, "params.topk_blocks");
+  require_param(p.local_blocks, kMaxCount, "params.local_blocks");
+  require_param(p.comp_block_size, kMaxCount, "params.comp_block_size");
+  require_param(p.nm_n, kMaxCount, "params.nm_n");
+  require_param(p.nm_m, kMaxCount, "params.nm_m");
+  require_param(p.topk_k, kMaxCount, "params.topk_k");
+  require_param(p.lsh_buckets, kMaxLshBuckets, "params.lsh_buckets");
+  require_param(p.num_landmarks, kMaxCount, "params.num_landmarks");
+  require_param(p.landmark_iters, kMaxLandmarkIters, "params.landmark_iters");
+  // lsh_seed: any 64-bit value.
   require_quant_scale(p.scale_q, "scale_q");
   require_quant_scale(p.scale_k, "scale_k");
   require_quant_scale(p.scale_v, "scale_v");
-  for (int64_t word : p.reserved)
-    require(word == 0, "params.reserved must be zero: a newer header set a parameter this library does not know");
+  for (size_t i = 0; i < std::size(p.reserved); ++i)
+    require(p.reserved[i] == 0, "params.reserved[", i, "] is ", p.reserved[i],
+            " but must be zero: a newer header set a parameter this library does not know");
 }
 
 namespace {
 
-// Tiles are addressed with int32 column indices.
-void require_tile_count_fits(int64_t length, int64_t block, const char* what) {
-  require(ceil_div(length, block) <= INT32_MAX, what, " gives more than 2^31 blocks; use a larger block_size");
+void require_tile_count_fits(int64_t length, int64_t tile, const char* what) {
+  require(ceil_div(length, tile) <= kMaxTiles, what, " (", length, ") in blocks of ", tile,
+          " gives more than 2^31 - 1 blocks; use a larger params.block_size");
 }
 
 void require_block_size(const sattn_attention_desc& d) {
@@ -149,10 +213,13 @@ void validate_pattern_params(const sattn_attention_desc& d) {
     case SATTN_PATTERN_DENSE:
       break;
     case SATTN_PATTERN_SLIDING_WINDOW:
+      require(p.window_size >= 1, "sliding_window needs params.window_size >= 1 (0 = not set), got ", p.window_size);
       require(p.dilation >= 1, "sliding_window needs params.dilation >= 1, got ", p.dilation);
       // Beyond 2^60 a window covers any sequence anyway; the bound keeps position arithmetic far from overflow.
-      require(checked_mul(p.window_size, p.dilation, "params.window_size * params.dilation") <= (int64_t{1} << 60),
+      require(checked_mul(p.window_size, p.dilation, "params.window_size * params.dilation") <= kMaxReach,
               "params.window_size * params.dilation must be <= 2^60, got ", p.window_size, " * ", p.dilation);
+      require(p.wrap == 0 || d.kv_len <= kMaxRingLength, "sliding_window with params.wrap = 1 needs kv_len <= 2^31 (",
+              kMaxRingLength, "), got ", d.kv_len);
       break;
     case SATTN_PATTERN_BLOCK_TOPK:
       require_block_size(d);
@@ -174,8 +241,10 @@ void validate_pattern_params(const sattn_attention_desc& d) {
       require(p.lsh_buckets >= 2, "lsh needs params.lsh_buckets >= 2, got ", p.lsh_buckets);
       require(p.lsh_buckets % 2 == 0, "lsh needs an even params.lsh_buckets (buckets are +/- projections), got ",
               p.lsh_buckets);
-      require(p.lsh_buckets <= (int64_t{1} << 20), "params.lsh_buckets ", p.lsh_buckets, " exceeds 2^20");
-      checked_bytes(checked_mul(d.head_dim, p.lsh_buckets / 2, "head_dim * lsh_buckets / 2"), 4, "LSH projection");
+      // Both factors are bounded, so the product cannot overflow.
+      require(d.head_dim * (p.lsh_buckets / 2) <= kMaxLshProjection,
+              "lsh needs head_dim * params.lsh_buckets / 2 <= 2^24 (the projection built per run), got ", d.head_dim,
+              " * ", p.lsh_buckets / 2);
       break;
     case SATTN_PATTERN_LANDMARK:
       if (is_causal(d))
@@ -192,9 +261,11 @@ void validate_pattern_params(const sattn_attention_desc& d) {
     default:
       fail(SATTN_ERROR_INVALID_ARGUMENT, "pattern ", d.pattern, " is not a sattn_pattern");
   }
+  // Blocks of the pattern are indexed with int32 (block lists, block masks); the layout's tiles, whose shape the
+  // backend chooses, are checked the same way when the plan asks the backend for them.
   if (p.block_size > 0) {
-    require_tile_count_fits(d.q_len, p.block_size, "q_len / block_size");
-    require_tile_count_fits(d.kv_len, p.block_size, "kv_len / block_size");
+    require_tile_count_fits(d.q_len, p.block_size, "q_len");
+    require_tile_count_fits(d.kv_len, p.block_size, "kv_len");
   }
 }
 
@@ -219,7 +290,8 @@ ResolvedProblem resolve_problem(const sattn_attention_desc* user_desc, const sat
   if (user_prefs != nullptr) prefs = read_versioned(user_prefs, prefs, "sattn_plan_prefs");
   require(prefs.num_threads >= 0, "prefs.num_threads must be >= 0 (0 = all cores), got ", prefs.num_threads);
   require(prefs.device_id >= 0, "prefs.device_id must be >= 0, got ", prefs.device_id);
-  require((prefs.flags & ~SATTN_PREF_STRICT) == 0u, "prefs.flags has bits this library does not know");
+  require((prefs.flags & ~SATTN_PREF_STRICT) == 0u, "prefs.flags 0x", std::hex, prefs.flags & ~SATTN_PREF_STRICT,
+          std::dec, " are not known to this library");
 
   validate_descriptor(desc);
   ResolvedProblem resolved{};

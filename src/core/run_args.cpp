@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <numeric>
+#include <string>
 
 #include "core/checked_math.hpp"
 #include "core/descriptor.hpp"
@@ -59,17 +61,27 @@ void check_tensor(const sattn_tensor* t, const Expected& e, int32_t device_type,
             device_id);
   require(t->dtype == e.dtype, e.name, ".dtype is ", dtype_name(t->dtype), " but the plan expects ",
           dtype_name(e.dtype));
+  // Backends read elements through typed pointers, so a misaligned pointer would be undefined behaviour (and a
+  // fault on some machines).
+  const size_t elem = e.dtype == SATTN_DTYPE_F32 ? 4 : (e.dtype == SATTN_DTYPE_U8 ? 1 : 2);
+  const auto address = reinterpret_cast<uintptr_t>(t->data);
+  require(address % elem == 0, e.name, ".data (", t->data, ") is not aligned to ", elem, " bytes, the size of one ",
+          dtype_name(e.dtype), " element");
   require(t->ndim == e.ndim, e.name, ".ndim is ", t->ndim, " but must be ", e.ndim);
   for (int32_t i = 0; i < e.ndim; ++i)
     require(t->shape[i] == e.shape[i], e.name, " has shape ", shape_text(t->shape, e.ndim), " but the plan expects ",
             shape_text(e.shape.data(), e.ndim));
-  int64_t last = 0;
-  for (int32_t i = 0; i < e.ndim; ++i) {
+  for (int32_t i = 0; i < e.ndim; ++i)
     require(t->strides[i] >= 0, e.name, ".strides[", i, "] is ", t->strides[i], ": strides must be >= 0");
-    last = checked_add(last, checked_mul(t->shape[i] - 1, t->strides[i], "tensor extent"), "tensor extent");
-  }
-  const size_t elem = e.dtype == SATTN_DTYPE_F32 ? 4 : (e.dtype == SATTN_DTYPE_U8 ? 1 : 2);
-  checked_bytes(checked_add(last, 1, "tensor extent"), elem, e.name);
+  // The offset of the last element, sum of (shape[i] - 1) * strides[i], and the bytes up to its end.
+  const std::string extent = std::string(e.name) + " extent (strides " + shape_text(t->strides, e.ndim) +
+                             " over shape " + shape_text(t->shape, e.ndim) + ")";
+  int64_t last = 0;
+  for (int32_t i = 0; i < e.ndim; ++i)
+    last = checked_add(last, checked_mul(t->shape[i] - 1, t->strides[i], extent.c_str()), extent.c_str());
+  const size_t bytes = checked_bytes(checked_add(last, 1, extent.c_str()), elem, extent.c_str());
+  require(bytes <= UINTPTR_MAX - address, extent, " is ", bytes, " bytes from ", t->data,
+          ", past the end of the address space");
   if (e.written) require_no_self_overlap(*t, e.name);
 }
 

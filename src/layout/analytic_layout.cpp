@@ -18,6 +18,9 @@
 namespace sattn {
 namespace {
 
+// Products of a step and a window's width need 128 bits (a GCC/clang extension).
+__extension__ typedef __int128 WideInt;
+
 // Keys lo, lo + step, ..., hi (hi - lo is a multiple of step).
 struct Lattice {
   int64_t lo, hi, step;
@@ -115,11 +118,9 @@ class AnalyticRows {
   }
 
   int64_t count(int64_t i, const RowKeys& keys) const {
-    if (!keys.exact) {  // the rare ring hull: evaluate the rule over it
-      int64_t kept = 0;
+    if (!keys.exact) {  // a wide dilated ring window: count its positions in [global_hi + 1, last] in closed form
       const int64_t last = keys.parts.back().hi;
-      for (int64_t j = 0; j <= last; ++j) kept += sattn_rule_keeps(&rule_, i, j);
-      return kept;
+      return keys.global_hi + 1 + ring_positions_at_most(i, last) - ring_positions_at_most(i, keys.global_hi);
     }
     int64_t kept = keys.global_hi + 1;
     for (size_t n = keys.global_hi >= 0 ? 1 : 0; n < keys.parts.size(); ++n)
@@ -171,6 +172,42 @@ class AnalyticRows {
     } else {
       out.exact = false;
       out.parts.push_back({0, last, 1});
+    }
+  }
+
+  // How many steps t in [band_lo, band_hi] land at a ring position <= c (c in [-1, kv_len)), for windows narrower
+  // than the ring's period (distinct positions). x mod n <= c exactly when floor(x/n) - floor((x - c - 1)/n) = 1,
+  // so the count is a difference of two floor sums, O(log n) whatever the window's width.
+  int64_t ring_positions_at_most(int64_t i, int64_t c) const {
+    if (c < 0) return 0;
+    const int64_t n = g_.kv_len, width = rule_.band_hi - rule_.band_lo + 1;
+    const int64_t step = rule_.dilation % n;
+    const int64_t base = sattn_positive_mod(
+        sattn_positive_mod(g_.position(i), n) + static_cast<int64_t>(static_cast<WideInt>(step) * rule_.band_lo % n), n);
+    // sum floor((base + step s) / n) - sum floor((base - c - 1 + step s) / n); the second base shifted by n to stay
+    // non-negative, which adds exactly one per term.
+    const WideInt above = floor_sum(width, n, step, base);
+    const WideInt below = floor_sum(width, n, step, base - c - 1 + n) - width;
+    return static_cast<int64_t>(above - below);
+  }
+
+  // sum over s in [0, count) of floor((a * s + b) / m), for a, b >= 0 and m > 0 (the Euclid-like reduction).
+  static WideInt floor_sum(WideInt count, WideInt m, WideInt a, WideInt b) {
+    WideInt sum = 0;
+    while (true) {
+      if (a >= m) {
+        sum += count * (count - 1) / 2 * (a / m);
+        a %= m;
+      }
+      if (b >= m) {
+        sum += count * (b / m);
+        b %= m;
+      }
+      const WideInt top = a * count + b;
+      if (top < m) return sum;
+      count = top / m;
+      b = top % m;
+      std::swap(m, a);
     }
   }
 

@@ -31,7 +31,7 @@ void draw_parameters(Draw& draw, Case& c) {
   const int64_t Lk = c.problem.Lk;
   switch (c.problem.pattern) {
     case SATTN_PATTERN_SLIDING_WINDOW:
-      params.window_size = draw.integer(0, 20);
+      params.window_size = draw.integer(1, 20);  // 0 means "not set" and is refused
       params.dilation = draw.integer(1, 4);
       params.wrap = draw.integer(0, 1);
       params.global_tokens = draw.pick<int64_t>({0, 0, 1, 5, 10});

@@ -17,7 +17,8 @@ struct WindowParams {
 }  // namespace
 
 TEST_CASE("sliding_window matches the reference", "[sliding_window]") {
-  const std::array<WindowParams, 8> windows = {{{0, 1, 0, 0},
+  // The narrowest window is w = 1: w = 0 means "not set" and is refused.
+  const std::array<WindowParams, 8> windows = {{{1, 1, 0, 0},
                                                 {3, 1, 0, 0},
                                                 {17, 1, 0, 0},
                                                 {5, 2, 0, 0},

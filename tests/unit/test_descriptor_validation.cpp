@@ -2,6 +2,8 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <sstream>
+#include <string>
 
 #include "api_helpers.hpp"
 
@@ -165,6 +167,205 @@ TEST_CASE("pattern parameters are checked for the pattern that uses them", "[val
       {"negative landmark iters", [](auto& d) { d.params.landmark_iters = -1; }, kInvalid, "params.landmark_iters"},
   };
   for (const auto& bad : cases) expect_rejected(bad);
+}
+
+TEST_CASE("every field has an upper bound, refused with the field, the bound and the value", "[validation]") {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  const int64_t two40 = int64_t{1} << 40;
+  const std::vector<BadField> cases{
+      {"batch 2^40 + 1", [&](auto& d) { d.batch = two40 + 1; }, kInvalid,
+       "batch must be <= 2^40 (1099511627776), got 1099511627777"},
+      {"num_q_heads INT64_MAX", [](auto& d) { d.num_q_heads = d.num_kv_heads = kMax; }, kInvalid,
+       "num_q_heads must be <= 2^40"},
+      {"num_kv_heads 2^40 + 1", [&](auto& d) { d.num_kv_heads = two40 + 1; }, kInvalid, "num_kv_heads must be <= 2^40"},
+      {"q_len INT64_MAX", [](auto& d) { d.q_len = kMax; }, kInvalid,
+       "q_len must be <= 2^40 (1099511627776), got 9223372036854775807"},
+      {"kv_len 2^40 + 1", [&](auto& d) { d.kv_len = two40 + 1; }, kInvalid, "kv_len must be <= 2^40"},
+      {"head_dim 2^16 + 1", [](auto& d) { d.head_dim = 65537; }, kInvalid,
+       "head_dim must be <= 2^16 (65536), got 65537"},
+      {"head_dim_v INT64_MAX", [](auto& d) { d.head_dim_v = kMax; }, kInvalid, "head_dim_v must be <= 2^16"},
+      {"block_size INT64_MAX", [](auto& d) { d.params.block_size = kMax; }, kInvalid,
+       "params.block_size must be <= 2^20 (1048576), got 9223372036854775807"},
+      {"block_size 2^20 + 1 with block_local_global",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_BLOCK_LOCAL_GLOBAL;
+         d.params.block_size = (1 << 20) + 1;
+       },
+       kInvalid, "params.block_size must be <= 2^20"},
+      {"comp_block_size INT64_MAX", [](auto& d) { d.params.comp_block_size = kMax; }, kInvalid,
+       "params.comp_block_size must be <= 2^40"},
+      {"global_tokens INT64_MAX", [](auto& d) { d.params.global_tokens = kMax; }, kInvalid,
+       "params.global_tokens must be <= 2^40"},
+      {"local_blocks INT64_MAX",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_BLOCK_LOCAL_GLOBAL;
+         d.params.block_size = 8;
+         d.params.local_blocks = kMax;
+       },
+       kInvalid, "params.local_blocks must be <= 2^40 (1099511627776), got 9223372036854775807"},
+      {"topk_blocks 2^40 + 1", [&](auto& d) { d.params.topk_blocks = two40 + 1; }, kInvalid,
+       "params.topk_blocks must be <= 2^40"},
+      {"topk_k INT64_MAX", [](auto& d) { d.params.topk_k = kMax; }, kInvalid, "params.topk_k must be <= 2^40"},
+      {"nm_n INT64_MAX", [](auto& d) { d.params.nm_n = kMax; }, kInvalid, "params.nm_n must be <= 2^40"},
+      {"nm_m INT64_MAX", [](auto& d) { d.params.nm_m = kMax; }, kInvalid, "params.nm_m must be <= 2^40"},
+      {"num_landmarks INT64_MAX", [](auto& d) { d.params.num_landmarks = kMax; }, kInvalid,
+       "params.num_landmarks must be <= 2^40"},
+      {"landmark_iters 1025", [](auto& d) { d.params.landmark_iters = 1025; }, kInvalid,
+       "params.landmark_iters must be <= 2^10 (1024), got 1025"},
+      {"lsh_buckets 2^20 + 2", [](auto& d) { d.params.lsh_buckets = (1 << 20) + 2; }, kInvalid,
+       "params.lsh_buckets must be <= 2^20"},
+      {"window_size INT64_MAX", [](auto& d) { d.params.window_size = kMax; }, kInvalid,
+       "params.window_size must be <= 2^60"},
+      {"dilation INT64_MAX", [](auto& d) { d.params.dilation = kMax; }, kInvalid, "params.dilation must be <= 2^60"},
+      // The selector's cost model reads window_size before any pattern-specific check.
+      {"auto with a huge window",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_AUTO;
+         d.params.window_size = int64_t{1} << 62;
+         d.params.keep_ratio = 0.5f;
+       },
+       kInvalid, "params.window_size must be <= 2^60"},
+      {"window * dilation > 2^60",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+         d.params.window_size = int64_t{1} << 30;
+         d.params.dilation = (int64_t{1} << 30) + 1;
+       },
+       kInvalid, "params.window_size * params.dilation must be <= 2^60"},
+      {"LSH projection too large",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_LSH;
+         d.head_dim = 1024;
+         d.params.lsh_buckets = 1 << 16;
+       },
+       kInvalid, "head_dim * params.lsh_buckets / 2 <= 2^24"},
+  };
+  for (const auto& bad : cases) expect_rejected(bad);
+}
+
+TEST_CASE("values at the bounds are accepted", "[validation]") {
+  // Plans whose layout is built per run, so accepting them costs nothing.
+  sattn_attention_desc d = test::valid_desc();
+  d.pattern = SATTN_PATTERN_BLOCK_TOPK;
+  d.params.block_size = 1 << 20;
+  d.params.topk_blocks = int64_t{1} << 40;
+  d.params.global_tokens = int64_t{1} << 40;
+  d.params.comp_block_size = int64_t{1} << 40;
+  d.params.local_blocks = int64_t{1} << 40;
+  d.params.nm_n = d.params.nm_m = d.params.topk_k = d.params.num_landmarks = int64_t{1} << 40;
+  d.params.window_size = d.params.dilation = int64_t{1} << 60;
+  d.params.lsh_buckets = 1 << 20;
+  d.params.landmark_iters = 1024;
+  d.head_dim = d.head_dim_v = 1 << 16;
+  sattn_plan* plan = nullptr;
+  test::require_status(test::create(d, &plan), SATTN_OK, "");
+  sattn_plan_destroy(plan);
+
+  // With block_size 0 the backend picks tiles that keep the tile count within int32: 2^37 keys in tiles of 64 would
+  // be 2^31 tiles, so the reference backend takes wider ones.
+  d = test::valid_desc();
+  d.batch = d.num_q_heads = d.num_kv_heads = d.q_len = d.head_dim = d.head_dim_v = 1;
+  d.kv_len = int64_t{1} << 37;
+  test::require_status(test::create(d, &plan), SATTN_OK, "");
+  sattn_plan_info info = SATTN_PLAN_INFO_INIT;
+  REQUIRE(sattn_plan_get_info(plan, &info) == SATTN_OK);
+  CHECK((d.kv_len + info.block_size_k - 1) / info.block_size_k <= INT32_MAX);
+  sattn_plan_destroy(plan);
+
+  // Each size at 2^40 in turn, the others 1 so that no product overflows.
+  for (int64_t sattn_attention_desc::*field : {&sattn_attention_desc::batch, &sattn_attention_desc::num_q_heads,
+                                               &sattn_attention_desc::q_len, &sattn_attention_desc::kv_len}) {
+    d = test::valid_desc();
+    d.pattern = SATTN_PATTERN_TOPK_PER_QUERY;
+    d.params.topk_k = 4;
+    d.params.block_size = 1 << 20;
+    d.batch = d.num_q_heads = d.num_kv_heads = d.q_len = d.kv_len = d.head_dim = d.head_dim_v = 1;
+    d.*field = int64_t{1} << 40;
+    if (field == &sattn_attention_desc::num_q_heads) d.num_kv_heads = d.num_q_heads;
+    test::require_status(test::create(d, &plan), SATTN_OK, "");
+    sattn_plan_destroy(plan);
+  }
+}
+
+TEST_CASE("sliding_window needs a window and rings are bounded", "[validation]") {
+  const std::vector<BadField> cases{
+      {"sliding_window without window_size", [](auto& d) { d.pattern = SATTN_PATTERN_SLIDING_WINDOW; }, kInvalid,
+       "sliding_window needs params.window_size >= 1 (0 = not set), got 0"},
+      {"forced sliding_window with global tokens but no window",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+         d.params.global_tokens = 4;
+       },
+       kInvalid, "params.window_size >= 1"},
+      {"ring longer than 2^31",
+       [](auto& d) {
+         d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+         d.params.window_size = 4;
+         d.params.wrap = 1;
+         d.batch = d.num_q_heads = d.num_kv_heads = d.q_len = d.head_dim = d.head_dim_v = 1;
+         d.kv_len = (int64_t{1} << 31) + 1;
+       },
+       kInvalid, "sliding_window with params.wrap = 1 needs kv_len <= 2^31 (2147483648), got 2147483649"},
+      {"too many blocks of the given size",
+       [](auto& d) {
+         d.batch = d.num_q_heads = d.num_kv_heads = d.kv_len = d.head_dim = d.head_dim_v = 1;
+         d.q_len = int64_t{1} << 33;
+         d.params.block_size = 2;
+       },
+       kInvalid, "q_len (8589934592) in blocks of 2 gives more than 2^31 - 1 blocks"},
+  };
+  for (const auto& bad : cases) expect_rejected(bad);
+
+  sattn_attention_desc d = test::valid_desc();
+  d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+  d.params.window_size = 1;
+  d.params.wrap = 1;
+  sattn_plan* plan = nullptr;
+  test::require_status(test::create(d, &plan), SATTN_OK, "");
+  sattn_plan_destroy(plan);
+}
+
+TEST_CASE("unknown flags, enums and reserved words are refused with the value", "[validation]") {
+  std::vector<BadField> cases{
+      {"flag bit 31", [](auto& d) { d.flags = SATTN_FLAG_CAUSAL | 0x80000000u; }, kInvalid,
+       "flags 0x80000000 are not known"},
+      {"flag bit 2", [](auto& d) { d.flags = 0x4u; }, kInvalid, "flags 0x4 are not known"},
+      {"precision -1", [](auto& d) { d.precision = -1; }, kInvalid, "precision -1 is not a sattn_precision"},
+      {"precision 5", [](auto& d) { d.precision = 5; }, kInvalid, "precision 5 is not a sattn_precision"},
+      {"dtype 0", [](auto& d) { d.dtype = 0; }, kInvalid, "dtype 0 is not a tensor dtype"},
+      {"pattern 10", [](auto& d) { d.pattern = SATTN_PATTERN_COUNT; }, kInvalid, "pattern 10 is not a sattn_pattern"},
+  };
+  for (int i = 0; i < 16; ++i) {
+    const std::string message = "params.reserved[" + std::to_string(i) + "] is " + std::to_string(-1 - i);
+    sattn_attention_desc d = test::valid_desc();
+    d.params.reserved[i] = -1 - i;
+    sattn_plan* plan = nullptr;
+    INFO("reserved[" << i << "]");
+    test::require_status(test::create(d, &plan), kInvalid, message + " but must be zero");
+  }
+  for (const auto& bad : cases) expect_rejected(bad);
+
+  const sattn_attention_desc d = test::valid_desc();
+  sattn_plan* plan = nullptr;
+  for (const uint32_t flags : {0x2u, 0x3u, 0x80000000u}) {
+    sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
+    prefs.flags = flags;
+    std::ostringstream expected;
+    expected << "prefs.flags 0x" << std::hex << (flags & ~SATTN_PREF_STRICT) << " are not known";
+    INFO("prefs.flags " << flags);
+    test::require_status(sattn_plan_create(&d, &prefs, &plan), kInvalid, expected.str());
+    REQUIRE(plan == nullptr);
+  }
+  sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
+  prefs.flags = SATTN_PREF_STRICT;
+  test::require_status(sattn_plan_create(&d, &prefs, &plan), SATTN_OK, "");
+  sattn_plan_destroy(plan);
+  prefs.num_threads = -1;
+  test::require_status(sattn_plan_create(&d, &prefs, &plan), kInvalid,
+                       "prefs.num_threads must be >= 0 (0 = all cores), got -1");
+  prefs.num_threads = 0;
+  prefs.device_id = -2;
+  test::require_status(sattn_plan_create(&d, &prefs, &plan), kInvalid, "prefs.device_id must be >= 0, got -2");
 }
 
 TEST_CASE("struct_size must be one this library knows", "[validation]") {

@@ -338,6 +338,39 @@ class RuleByElements final : public sattn::PatternRule {
 
 }  // namespace
 
+// The analytic layout of a descriptor against the element-by-element build of its rule, for a tile shape.
+void compare_with_elements(const sattn_attention_desc& d, int64_t tile_q, int64_t tile_k) {
+  const sattn::ResolvedProblem resolved = sattn::resolve_problem(&d, nullptr);
+  const sattn_problem problem = resolved.problem(tile_q, tile_k);
+  const sattn::Geometry g = sattn::Geometry::of(problem, resolved.desc.kv_len);
+  const sattn_element_rule rule = sattn::element_rule_of(problem, g);
+  const auto analytic = sattn::build_analytic_layout(g, rule, 1);
+  const auto elements = sattn::build_layout(g, std::make_shared<RuleByElements>(g, rule), 1);
+  REQUIRE(analytic->kept_pairs == elements->kept_pairs);
+  const sattn_layout_view a = analytic->view(), e = elements->view();
+  int64_t mismatches = 0;
+  for (int64_t i = 0; i < d.q_len; ++i)
+    for (int64_t j = 0; j < d.kv_len; ++j) mismatches += layout_keeps(a, 0, 0, i, j) != layout_keeps(e, 0, 0, i, j);
+  REQUIRE(mismatches == 0);
+}
+
+TEST_CASE("wide dilated ring windows count their kept pairs in closed form", "[layout]") {
+  // Windows of thousands of distinct steps on a ring of a prime length: positions are listed by their hull and
+  // counted by floor sums.
+  for (const bool causal : {false, true})
+    for (const int64_t global : {int64_t{0}, int64_t{37}}) {
+      sattn_attention_desc d = base(1, 1, 50, 10007, causal);
+      d.batch = 1;
+      d.pattern = SATTN_PATTERN_SLIDING_WINDOW;
+      d.params.window_size = 5000;  // 5001 or 10001 steps: more than the 4096 listed one by one, fewer than 10007
+      d.params.dilation = 3;
+      d.params.wrap = 1;
+      d.params.global_tokens = global;
+      INFO("causal " << causal << " global " << global);
+      compare_with_elements(d, 16, 64);
+    }
+}
+
 TEST_CASE("analytic layouts equal the element-by-element build on random windows and tile shapes", "[layout]") {
   std::mt19937 rng(2024);
   auto pick = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };

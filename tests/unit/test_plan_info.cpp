@@ -143,3 +143,15 @@ TEST_CASE("the library names its enums and reads names back, aliases and any cas
   CHECK(sattn_dtype_from_name(nullptr) == -1);
   for (int32_t p = 0; p < SATTN_PATTERN_COUNT; ++p) CHECK(sattn_pattern_from_name(sattn_pattern_name(p)) == p);
 }
+
+TEST_CASE("static layouts beyond 2^30 query rows are refused instead of stalling plan creation", "[plan]") {
+  sattn_attention_desc d = test::valid_desc();
+  d.batch = d.num_q_heads = d.num_kv_heads = d.head_dim = d.head_dim_v = 1;
+  d.q_len = d.kv_len = (int64_t{1} << 30) + 1;
+  sattn_plan* plan = nullptr;
+  test::require_status(test::create(d, &plan), SATTN_ERROR_NOT_SUPPORTED, "for q_len up to 2^30; got q_len 1073741825");
+  d.pattern = SATTN_PATTERN_TOPK_PER_QUERY;  // built per run: planning stays cheap
+  d.params.topk_k = 8;
+  REQUIRE(test::create(d, &plan) == SATTN_OK);
+  sattn_plan_destroy(plan);
+}

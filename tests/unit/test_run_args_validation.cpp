@@ -1,6 +1,9 @@
 // Run arguments are checked against the plan: presence, data pointers, devices, dtypes, shapes, strides, output
 // overlap, LSE and block masks, and the workspace. Each mistake gets its status and a message naming the tensor.
 #include <functional>
+#include <sstream>
+#include <string>
+#include <tuple>
 
 #include "api_helpers.hpp"
 
@@ -51,7 +54,11 @@ TEST_CASE("tensors must match the plan", "[run_args]") {
       {"negative stride", &sattn_run_args::q, [](auto& t) { t.strides[1] = -16; }, "q.strides[1] is -16"},
       // Every head would write the same memory.
       {"overlapping output", &sattn_run_args::o, [](auto& t) { t.strides[1] = 0; }, "o has overlapping strides"},
-      {"overflowing extent", &sattn_run_args::q, [](auto& t) { t.strides[0] = int64_t{1} << 62; }, "overflows 64 bits"},
+      {"overflowing extent", &sattn_run_args::q, [](auto& t) { t.strides[0] = int64_t{1} << 62; },
+       "q extent (strides [4611686018427387904, 592, 16, 1] over shape [2, 4, 37, 16]) overflows 64 bits"},
+      // Never dereferenced: the check refuses it first.
+      {"extent past the end of the address space", &sattn_run_args::k,
+       [](auto& t) { t.data = reinterpret_cast<void*>(~uintptr_t{0} - 63); }, "past the end of the address space"},
   };
   SECTION("bad tensors") {
     for (const BadTensor& bad : cases) {
@@ -81,6 +88,86 @@ TEST_CASE("tensors must match the plan", "[run_args]") {
     sattn_run_args args = p.args;
     args.struct_size = 0;
     expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, "sattn_run_args.struct_size is 0");
+  }
+}
+
+namespace {
+
+std::string address_text(const void* address) {
+  std::ostringstream text;
+  text << address;
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("tensor data must be aligned to the element size", "[run_args]") {
+  SECTION("f32: 4 bytes") {
+    PlanFixture f([](auto& d) { d.flags = SATTN_FLAG_WANT_LSE; });
+    test::Problem p(f.desc);
+    std::vector<float> lse(static_cast<size_t>(2 * 4 * 37) + 1);
+    sattn_tensor l{lse.data(), SATTN_DEVICE_CPU, 0, SATTN_DTYPE_F32, 3, {2, 4, 37, 0}, {4 * 37, 37, 1, 0}};
+    p.args.lse = &l;
+    test::require_status(test::run(f.plan, p.args), SATTN_OK, "");
+    // Buffers one element longer, so that a pointer moved by 1 to 3 bytes still has its whole extent inside.
+    std::vector<float> room(p.q.data.size() + p.k.data.size() + p.o.data.size() + 8);
+    for (const auto& [name, slot, source] :
+         {std::tuple{"q", &sattn_run_args::q, &p.q.view}, std::tuple{"k", &sattn_run_args::k, &p.k.view},
+          std::tuple{"v", &sattn_run_args::v, &p.v.view}, std::tuple{"o", &sattn_run_args::o, &p.o.view},
+          std::tuple{"lse", &sattn_run_args::lse, static_cast<sattn_tensor*>(&l)}}) {
+      for (const int shift : {1, 2, 3}) {
+        sattn_tensor moved = *source;
+        moved.data = reinterpret_cast<unsigned char*>(room.data()) + shift;
+        sattn_run_args args = p.args;
+        args.*slot = &moved;
+        INFO(name << " moved by " << shift);
+        const std::string message = std::string(name) + ".data (" + address_text(moved.data) +
+                                    ") is not aligned to 4 bytes, the size of one f32 element";
+        expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, message.c_str());
+      }
+    }
+    // Four bytes on is aligned again.
+    sattn_tensor moved = p.o.view;
+    std::vector<float> out(p.o.data.size() + 1);
+    moved.data = out.data() + 1;
+    sattn_run_args args = p.args;
+    args.o = &moved;
+    test::require_status(test::run(f.plan, args), SATTN_OK, "");
+  }
+  for (const int32_t dtype : {SATTN_DTYPE_F16, SATTN_DTYPE_BF16}) {
+    const std::string dtype_name = sattn_dtype_name(dtype);
+    DYNAMIC_SECTION(dtype_name << ": 2 bytes") {
+      PlanFixture f([dtype](auto& d) { d.dtype = dtype; });
+      std::vector<uint16_t> q(static_cast<size_t>(2 * 4 * 37 * 16) + 1), k(static_cast<size_t>(2 * 2 * 53 * 16)),
+          v(static_cast<size_t>(2 * 2 * 53 * 8)), o(static_cast<size_t>(2 * 4 * 37 * 8));
+      sattn_tensor tq{q.data(), SATTN_DEVICE_CPU, 0, dtype, 4, {2, 4, 37, 16}, {4 * 37 * 16, 37 * 16, 16, 1}};
+      sattn_tensor tk{k.data(), SATTN_DEVICE_CPU, 0, dtype, 4, {2, 2, 53, 16}, {2 * 53 * 16, 53 * 16, 16, 1}};
+      sattn_tensor tv{v.data(), SATTN_DEVICE_CPU, 0, dtype, 4, {2, 2, 53, 8}, {2 * 53 * 8, 53 * 8, 8, 1}};
+      sattn_tensor to{o.data(), SATTN_DEVICE_CPU, 0, dtype, 4, {2, 4, 37, 8}, {4 * 37 * 8, 37 * 8, 8, 1}};
+      sattn_run_args args = SATTN_RUN_ARGS_INIT;
+      args.q = &tq;
+      args.k = &tk;
+      args.v = &tv;
+      args.o = &to;
+      test::require_status(test::run(f.plan, args), SATTN_OK, "");
+      tq.data = reinterpret_cast<unsigned char*>(q.data()) + 1;
+      const std::string message = "q.data (" + address_text(tq.data) + ") is not aligned to 2 bytes, the size of one " +
+                                  dtype_name + " element";
+      expect_run_rejected(f, args, SATTN_ERROR_INVALID_ARGUMENT, message.c_str());
+      tq.data = q.data() + 1;  // one element on: aligned
+      test::require_status(test::run(f.plan, args), SATTN_OK, "");
+    }
+  }
+  SECTION("u8 block masks may start anywhere") {
+    PlanFixture f([](auto& d) {
+      d.pattern = SATTN_PATTERN_BLOCK_MASK;
+      d.params.block_size = 16;
+    });
+    test::Problem p(f.desc);
+    std::vector<uint8_t> mask(static_cast<size_t>(2 * 3 * 4) + 1, 1);
+    sattn_tensor m{mask.data() + 1, SATTN_DEVICE_CPU, 0, SATTN_DTYPE_U8, 4, {2, 1, 3, 4}, {12, 12, 4, 1}};
+    p.args.block_mask = &m;
+    test::require_status(test::run(f.plan, p.args), SATTN_OK, "");
   }
 }
 
