@@ -139,7 +139,7 @@ static sattn_attention_desc make_desc(int32_t pattern, int64_t hq, int64_t hk, i
   return desc;
 }
 
-static sattn_status create_cpu_plan(const sattn_attention_desc* desc, sattn_plan** plan) {
+static sattn_status create_reference_plan(const sattn_attention_desc* desc, sattn_plan** plan) {
   sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
   prefs.backend = "reference";
   prefs.flags = SATTN_PREF_STRICT;
@@ -174,7 +174,7 @@ static void run_and_check(const char* name, const sattn_attention_desc* desc,
   for (n = 0; n < o_count; ++n) o[n] = NAN;
   for (n = 0; n < rows; ++n) lse[n] = NAN;
 
-  CHECK(create_cpu_plan(desc, &plan) == SATTN_OK);
+  CHECK(create_reference_plan(desc, &plan) == SATTN_OK);
   if (plan == NULL) goto done;
   tq = contiguous_tensor(q, B, Hq, Lq, D);
   tk = contiguous_tensor(k, B, Hk, Lk, D);
@@ -270,7 +270,7 @@ static int has_message(void) { return sattn_last_error() != NULL && sattn_last_e
 
 static void expect_create_status(const char* name, const sattn_attention_desc* desc, sattn_status expected) {
   sattn_plan* plan = NULL;
-  const sattn_status status = create_cpu_plan(desc, &plan);
+  const sattn_status status = create_reference_plan(desc, &plan);
   current_case = name;
   CHECK(status == expected);
   CHECK(has_message());
@@ -368,7 +368,7 @@ static void test_run_errors(void) {
   args.lse = &tlse;
 
   current_case = "run errors: plan";
-  CHECK(create_cpu_plan(&desc, &plan) == SATTN_OK);
+  CHECK(create_reference_plan(&desc, &plan) == SATTN_OK);
   if (plan == NULL) return;
   CHECK(sattn_plan_workspace_size(plan, &workspace_bytes) == SATTN_OK);
 
@@ -440,7 +440,7 @@ static void test_run_errors(void) {
     mask_desc.params.block_size = 4;
     plan = NULL;
     current_case = "block_mask without a mask";
-    CHECK(create_cpu_plan(&mask_desc, &plan) == SATTN_OK);
+    CHECK(create_reference_plan(&mask_desc, &plan) == SATTN_OK);
     if (plan != NULL) {
       CHECK(sattn_plan_can_implement(plan, &args) == SATTN_ERROR_INVALID_ARGUMENT);
       CHECK(has_message());
@@ -460,7 +460,25 @@ static void test_misc(void) {
   sattn_plan_destroy(NULL); /* a no-op */
 }
 
+/* The enum names the library exports, from C. */
+static void test_names(void) {
+  int32_t p;
+  CHECK(strcmp(sattn_pattern_name(SATTN_PATTERN_SLIDING_WINDOW), "sliding_window") == 0);
+  CHECK(strcmp(sattn_precision_name(SATTN_PRECISION_BF16), "bf16") == 0);
+  CHECK(strcmp(sattn_dtype_name(SATTN_DTYPE_F16), "f16") == 0);
+  CHECK(strcmp(sattn_device_type_name(SATTN_DEVICE_CUDA), "cuda") == 0);
+  CHECK(sattn_pattern_name(-1) == NULL);
+  CHECK(sattn_pattern_from_name("Block_TopK") == SATTN_PATTERN_BLOCK_TOPK);
+  CHECK(sattn_pattern_from_name("bsr") == SATTN_PATTERN_BLOCK_TOPK);
+  CHECK(sattn_precision_from_name("int4") == SATTN_PRECISION_INT4);
+  CHECK(sattn_dtype_from_name("bfloat16") == SATTN_DTYPE_BF16);
+  CHECK(sattn_pattern_from_name("nonsense") == -1);
+  CHECK(sattn_pattern_from_name(NULL) == -1);
+  for (p = 0; p < SATTN_PATTERN_COUNT; ++p) CHECK(sattn_pattern_from_name(sattn_pattern_name(p)) == p);
+}
+
 int main(void) {
+  test_names();
   test_patterns_against_reference();
   test_descriptor_errors();
   test_run_errors();
