@@ -280,7 +280,7 @@ void spoil(Tensor& t, uint8_t how, uint8_t dim) {
 }
 
 void run_plan(const sattn_plan* plan, const sattn_problem& problem, const Control& control, Reader& reader) {
-  const sattn_attention_desc& d = problem.desc;
+  const sattn_attention_desc& d = *problem.desc;
   const int64_t B = d.batch, Hq = d.num_q_heads, Hk = d.num_kv_heads, Lq = d.q_len, Lk = d.kv_len;
   const int64_t D = d.head_dim, Dv = d.head_dim_v;
   const sattn_pattern_params& p = d.params;
@@ -446,7 +446,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Lengths as the library read them (a truncated struct_size leaves the defaults, which are refused).
   const int64_t q_len = resolved ? resolved->desc.q_len : desc.q_len;
-  const int64_t kv_len = resolved ? resolved->desc.kv_len : desc.kv_len;
   const bool short_enough = q_len <= kMaxPlannedLength;
   if (resolved && !short_enough && !sattn::layout_depends_on_run(resolved->desc.pattern)) return 0;
   if (!resolved && !short_enough) return 0;  // refused anyway; keep the loop fast
@@ -457,7 +456,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (created != SATTN_OK || plan == nullptr) return 0;
 
   query_plan(plan, control);
-  if (resolved) run_plan(plan, resolved->problem, control, reader);
+  if (resolved) run_plan(plan, resolved->problem(), control, reader);
   query_plan(plan, control);
   sattn_plan_destroy(plan);
   return 0;
