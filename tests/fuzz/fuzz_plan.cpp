@@ -31,10 +31,10 @@
 namespace {
 
 // Plans whose layout is built at creation (dense, sliding_window, block_local_global) cost O(1) per query row and a
-// few spans per query tile, whatever kv_len is; they are created for q_len <= 2^16 (a few milliseconds under the
+// few spans per query tile, whatever kv_len is; they are created for q_len <= 2^13 (a millisecond or so under the
 // sanitizers) and any kv_len. Longer queries still go through validation (resolve_problem) and, for patterns whose
 // layout is built per run, through plan creation too.
-constexpr int64_t kMaxPlannedLength = int64_t{1} << 16;
+constexpr int64_t kMaxPlannedLength = int64_t{1} << 13;
 // A run happens only when every tensor has at most 2^14 elements and the work of the run (pairs times head
 // dimensions, LSH hashing, k-means rounds) stays under 2^16 operations, so that an input costs about a millisecond
 // under the sanitizers and the ctest run of 200000 inputs takes a few minutes.
