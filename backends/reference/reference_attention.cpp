@@ -53,10 +53,11 @@ void score_row(const RowContext& c, int64_t b, int64_t hq, int64_t i, RowScratch
   s.scores.clear();
   for (int64_t n = view.row_ptr[row]; n < view.row_ptr[row + 1]; ++n) {
     const sattn_tile_span& span = view.spans[n];
+    const bool full = span.kind == SATTN_TILE_FULL;
     for (int64_t kt = span.k_begin; kt < span.k_end; ++kt) {
       const int64_t j1 = std::min(view.kv_len, (kt + 1) * view.tile_k);
       for (int64_t j = kt * view.tile_k; j < j1; ++j) {
-        if (!sattn_tile_keeps(&view, &span, kt, i, j)) continue;
+        if (!full && !sattn_tile_keeps(&view, &span, kt, i, j)) continue;
         s.keys.push_back(j);
         s.scores.push_back(score(c, q_row, k_base + j));
       }
