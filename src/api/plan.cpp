@@ -167,9 +167,9 @@ std::unique_ptr<sattn_layout> make_layout_or_explain(const sattn_problem& proble
               rows * k_tiles * (sizeof(sattn_tile_span) + static_cast<double>(problem.tile_q * problem.tile_k) / 8.0);
     }
     std::ostringstream text;
-    text << "out of host memory building the block layout of pattern " << pattern_name(d.pattern) << " ("
-         << d.batch << " x " << d.num_q_heads << " heads, " << q_tiles << " query tiles x " << k_tiles
-         << " key tiles of " << problem.tile_q << " x " << problem.tile_k << "; up to " << bytes / 1e9 << " GB)";
+    text << "out of host memory building the block layout of pattern " << pattern_name(d.pattern) << " (" << d.batch
+         << " x " << d.num_q_heads << " heads, " << q_tiles << " query tiles x " << k_tiles << " key tiles of "
+         << problem.tile_q << " x " << problem.tile_k << "; up to " << bytes / 1e9 << " GB)";
     fail(SATTN_ERROR_OUT_OF_MEMORY, text.str());
   }
 }
@@ -208,8 +208,7 @@ std::unique_ptr<sattn_plan> create_plan(const sattn_attention_desc* desc, const 
   if (!layout_depends_on_run(plan->desc.pattern) && plan->desc.q_len > kMaxStaticRows)
     fail(SATTN_ERROR_NOT_SUPPORTED, "pattern ", pattern_name(plan->desc.pattern), " builds its layout per query row at",
          " plan time, for q_len up to 2^30; got q_len ", plan->desc.q_len);
-  if (!layout_depends_on_run(plan->desc.pattern))
-    plan->static_layout = make_layout_or_explain(plan->problem, nullptr);
+  if (!layout_depends_on_run(plan->desc.pattern)) plan->static_layout = make_layout_or_explain(plan->problem, nullptr);
 
   clear_last_error();
   void* state = nullptr;

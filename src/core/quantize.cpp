@@ -62,7 +62,6 @@ struct NonFinite {
 
 }  // namespace
 
-
 void quantize_operands(const QuantShape& s, const float* q, const float* k, const float* v,
                        const QuantizedOperands& out) {
   const double qmax = sattn_quant_max(s.precision);

@@ -183,7 +183,8 @@ class AnalyticRows {
     const int64_t n = g_.kv_len, width = rule_.band_hi - rule_.band_lo + 1;
     const int64_t step = rule_.dilation % n;
     const int64_t base = sattn_positive_mod(
-        sattn_positive_mod(g_.position(i), n) + static_cast<int64_t>(static_cast<WideInt>(step) * rule_.band_lo % n), n);
+        sattn_positive_mod(g_.position(i), n) + static_cast<int64_t>(static_cast<WideInt>(step) * rule_.band_lo % n),
+        n);
     // sum floor((base + step s) / n) - sum floor((base - c - 1 + step s) / n); the second base shifted by n to stay
     // non-negative, which adds exactly one per term.
     const WideInt above = floor_sum(width, n, step, base);

@@ -420,5 +420,7 @@ TEST_CASE("status strings and the last error", "[validation]") {
   REQUIRE(std::string(sattn_last_error()).empty());
   sattn_plan_destroy(plan);
   REQUIRE(sattn_version() == SATTN_VERSION);
-  REQUIRE(std::string(sattn_version_string()) == std::to_string(SATTN_VERSION_MAJOR) + "." + std::to_string(SATTN_VERSION_MINOR) + "." + std::to_string(SATTN_VERSION_PATCH));
+  REQUIRE(std::string(sattn_version_string()) == std::to_string(SATTN_VERSION_MAJOR) + "." +
+                                                     std::to_string(SATTN_VERSION_MINOR) + "." +
+                                                     std::to_string(SATTN_VERSION_PATCH));
 }

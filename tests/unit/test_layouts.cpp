@@ -338,20 +338,26 @@ class RuleByElements final : public sattn::PatternRule {
 
 }  // namespace
 
-// The analytic layout of a descriptor against the element-by-element build of its rule, for a tile shape.
-void compare_with_elements(const sattn_attention_desc& d, int64_t tile_q, int64_t tile_k) {
+struct LayoutPair {
+  std::unique_ptr<sattn_layout> analytic, elements;
+};
+
+// The analytic layout of a descriptor against the element-by-element build of its rule, for a tile shape: the same
+// kept pairs and the same keys. Returns both for further checks.
+LayoutPair compare_with_elements(const sattn_attention_desc& d, int64_t tile_q, int64_t tile_k) {
   const sattn::ResolvedProblem resolved = sattn::resolve_problem(&d, nullptr);
   const sattn_problem problem = resolved.problem(tile_q, tile_k);
   const sattn::Geometry g = sattn::Geometry::of(problem, resolved.desc.kv_len);
   const sattn_element_rule rule = sattn::element_rule_of(problem, g);
-  const auto analytic = sattn::build_analytic_layout(g, rule, 1);
-  const auto elements = sattn::build_layout(g, std::make_shared<RuleByElements>(g, rule), 1);
+  auto analytic = sattn::build_analytic_layout(g, rule, 1);
+  auto elements = sattn::build_layout(g, std::make_shared<RuleByElements>(g, rule), 1);
   REQUIRE(analytic->kept_pairs == elements->kept_pairs);
   const sattn_layout_view a = analytic->view(), e = elements->view();
   int64_t mismatches = 0;
   for (int64_t i = 0; i < d.q_len; ++i)
     for (int64_t j = 0; j < d.kv_len; ++j) mismatches += layout_keeps(a, 0, 0, i, j) != layout_keeps(e, 0, 0, i, j);
   REQUIRE(mismatches == 0);
+  return {std::move(analytic), std::move(elements)};
 }
 
 TEST_CASE("wide dilated ring windows count their kept pairs in closed form", "[layout]") {
@@ -389,24 +395,13 @@ TEST_CASE("analytic layouts equal the element-by-element build on random windows
       p.block_size = pick(1, 20);
       p.local_blocks = pick(0, 3);
     }
-    const sattn::ResolvedProblem resolved = sattn::resolve_problem(&d, nullptr);
     const int64_t tile_q = pick(1, 40), tile_k = pick(1, 40);
-    const sattn_problem problem = resolved.problem(tile_q, tile_k);
-    const sattn::Geometry g = sattn::Geometry::of(problem, resolved.desc.kv_len);
-    const sattn_element_rule rule = sattn::element_rule_of(problem, g);
-    const auto analytic = sattn::build_analytic_layout(g, rule, 1);
-    const auto elements = sattn::build_layout(g, std::make_shared<RuleByElements>(g, rule), 1);
     INFO("round " << round << " pattern " << d.pattern << " Lq " << d.q_len << " Lk " << d.kv_len << " causal "
                   << d.flags << " w " << p.window_size << " d " << p.dilation << " wrap " << p.wrap << " g "
                   << p.global_tokens << " b " << p.block_size << " l " << p.local_blocks << " tiles " << tile_q << "x"
                   << tile_k);
-    REQUIRE(analytic->kept_pairs == elements->kept_pairs);
-    const sattn_layout_view a = analytic->view(), e = elements->view();
-    int64_t mismatches = 0;
-    for (int64_t i = 0; i < d.q_len; ++i)
-      for (int64_t j = 0; j < d.kv_len; ++j) mismatches += layout_keeps(a, 0, 0, i, j) != layout_keeps(e, 0, 0, i, j);
-    REQUIRE(mismatches == 0);
-    // Both list exactly the tiles that keep something (dilated ring windows wider than the enumeration bound aside).
+    const LayoutPair layouts = compare_with_elements(d, tile_q, tile_k);
+    const sattn_layout_view a = layouts.analytic->view(), e = layouts.elements->view();
     // Both list exactly the tiles that keep something, and the analytic one finds every wholly kept tile.
     auto count = [](const sattn_layout_view& v, int32_t kind) {
       int64_t tiles = 0;
