@@ -6,13 +6,16 @@
 #include "registry/registry.hpp"
 
 extern "C" const sattn_backend_ops* sattn_reference_backend_entry(uint32_t abi, const sattn_host_api* host);
+extern "C" const sattn_backend_ops* sattn_cpu_backend_entry(uint32_t abi, const sattn_host_api* host);
 
 namespace sattn {
 
 std::vector<const sattn_backend_ops*> builtin_backends(const sattn_host_api& host) {
   const sattn_backend_ops* reference = sattn_reference_backend_entry(SATTN_BACKEND_ABI_VERSION, &host);
   if (reference == nullptr) fail(SATTN_ERROR_INTERNAL, "the built-in reference backend refused the host API");
-  return {reference};
+  const sattn_backend_ops* cpu = sattn_cpu_backend_entry(SATTN_BACKEND_ABI_VERSION, &host);
+  if (cpu == nullptr) fail(SATTN_ERROR_INTERNAL, "the built-in cpu backend refused the host API");
+  return {reference, cpu};
 }
 
 }  // namespace sattn

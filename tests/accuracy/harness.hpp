@@ -1,6 +1,7 @@
 // The accuracy harness: one Case is a problem (as the reference describes it) plus how its tensors are stored. The
 // harness draws random inputs, rounds them to the storage type, asks the reference for the exact answer, runs the
-// library through its public C API on the "reference" backend, and compares with the tolerances of docs/patterns.md.
+// library through its public C API on the backend under test ("reference" unless SATTN_ACC_BACKEND names another),
+// and compares with the tolerances of docs/patterns.md.
 #pragma once
 
 #include "reference.hpp"
@@ -48,7 +49,14 @@ std::string describe(const Case& c);
 // The descriptor the library is given for a case.
 sattn_attention_desc descriptor(const Case& c);
 
-// A plan on the "reference" backend (strict: no silent fallback to another backend).
+// The backend the suites run on: SATTN_ACC_BACKEND when set (e.g. "cpu"), else "reference".
+const char* backend_under_test();
+
+// Whether the backend under test computes the case's precision; suites skip the cases it does not (the cpu backend
+// leaves int8/int4 to the reference in this version).
+bool backend_runs(const Case& c);
+
+// A plan on the backend under test (strict: no silent fallback to another backend).
 class Plan {
  public:
   explicit Plan(const Case& c);

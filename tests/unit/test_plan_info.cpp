@@ -14,7 +14,7 @@ TEST_CASE("plan info describes the plan", "[plan]") {
   d.params.window_size = 4;
   d.flags = SATTN_FLAG_CAUSAL;
   sattn_plan* plan = nullptr;
-  REQUIRE(test::create(d, &plan) == SATTN_OK);
+  REQUIRE(test::create(d, &plan, "reference") == SATTN_OK);  // named: its kernel name is checked below
   sattn_plan_info info = SATTN_PLAN_INFO_INIT;
   REQUIRE(sattn_plan_get_info(plan, &info) == SATTN_OK);
   CHECK(std::string(info.backend) == "reference");

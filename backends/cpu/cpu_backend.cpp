@@ -1,0 +1,165 @@
+// The built-in fast CPU backend "cpu": a flash-style tiled kernel over the core's block layout (cpu_kernel.inc),
+// built for several instruction sets and dispatched at plan time (cpu_isa.cpp). This increment runs fp32, bf16 and
+// fp16 for every pattern; int8/int4 are left out of precision_mask so the registry falls back to "reference".
+// Built like a plugin: only the public headers, the host API for everything it shares with the core.
+#include <sattn_backend.h>
+#include <sattn_kernels.h>
+
+#include <algorithm>
+#include <climits>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cpu_host.hpp"
+#include "cpu_isa.hpp"
+#include "cpu_kernel.hpp"
+
+namespace sattn_cpu {
+
+const sattn_host_api* host = nullptr;
+
+namespace {
+
+struct Plan {
+  sattn_attention_desc desc;  // the plan's own copy: problem.desc points here
+  sattn_problem problem;
+  std::string kernel;
+  TaskFn run_task;
+  int64_t slot_floats;  // scratch of one worker
+  int64_t slots;        // workers that may run at once, each with its own slot of the workspace
+};
+
+int probe() { return 1; }
+
+bool integer_or_odd_dtype(const sattn_attention_desc& d) {
+  return sattn_is_integer_precision(d.precision) ||
+         (d.dtype != SATTN_DTYPE_F32 && d.dtype != SATTN_DTYPE_F16 && d.dtype != SATTN_DTYPE_BF16);
+}
+
+sattn_status supports(const sattn_problem* problem) {
+  if (integer_or_odd_dtype(*problem->desc)) {
+    host->set_error("cpu backend: only fp32, bf16 and fp16 precisions of f32, f16 and bf16 tensors in this version");
+    return SATTN_ERROR_NOT_SUPPORTED;
+  }
+  const IsaChoice isa = choose_isa();
+  if (isa.run_task == nullptr) {
+    host->set_error(isa.refusal.c_str());
+    return SATTN_ERROR_NOT_SUPPORTED;
+  }
+  return SATTN_OK;
+}
+
+// The reference's estimate at ten times its speed: only compared with other backends' estimates, and what the
+// cpu backend supports it should win.
+double cost(const sattn_problem* problem) {
+  const sattn_attention_desc& d = *problem->desc;
+  const double pairs = static_cast<double>(d.batch) * static_cast<double>(d.num_q_heads) *
+                       static_cast<double>(d.q_len) * static_cast<double>(d.kv_len);
+  return 2.0 * pairs * static_cast<double>(d.head_dim + d.head_dim_v) / 4e10;
+}
+
+bool block_pattern(int32_t pattern) {
+  return pattern == SATTN_PATTERN_BLOCK_TOPK || pattern == SATTN_PATTERN_BLOCK_LOCAL_GLOBAL ||
+         pattern == SATTN_PATTERN_BLOCK_MASK;
+}
+
+// 64 x 64 tiles: a 64-key tile of K and V at D = 64 (32 KiB) stays in L1/L2 next to the stacked queries, and 64 is
+// a multiple of every micro-kernel width. Block patterns get tiles of their block size when it is a multiple of 8 and
+// at most 256, so every kept block is one FULL (or CAUSAL) tile instead of a bit mask cutting across tiles. Wider
+// where a sequence would otherwise need more than 2^31 - 1 tiles (layouts index tiles with int32).
+void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) {
+  const sattn_attention_desc& d = *problem->desc;
+  const int64_t block = d.params.block_size;
+  const bool use_block = block_pattern(d.pattern) && block > 0 && block % 8 == 0 && block <= 256;
+  const int64_t needed = (std::max(d.q_len, d.kv_len) + INT32_MAX - 1) / INT32_MAX;
+  *tile_q = *tile_k = std::clamp<int64_t>(std::max(use_block ? block : 64, needed), 1, 65536);
+}
+
+sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void** state) {
+  return boundary([&] {
+    const IsaChoice isa = choose_isa();
+    if (isa.run_task == nullptr) throw Failure{SATTN_ERROR_NOT_SUPPORTED, isa.refusal};
+    auto plan = std::make_unique<Plan>();
+    plan->desc = *problem->desc;
+    plan->problem = *problem;
+    plan->problem.desc = &plan->desc;
+    const sattn_attention_desc& d = plan->desc;
+    plan->kernel = std::string("cpu_flash_") + isa.name + "_" + sattn_precision_name(d.precision);
+    plan->run_task = isa.run_task;
+    plan->slot_floats =
+        scratch_floats(problem->tile_q, problem->tile_k, d.num_q_heads / d.num_kv_heads, d.head_dim, d.head_dim_v);
+    const int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+    plan->slots = problem->num_threads > 0 ? problem->num_threads : cores;
+    *state = plan.release();
+  });
+}
+
+void plan_destroy(void* state) { delete static_cast<Plan*>(state); }
+
+const char* kernel_name(const void* state) { return static_cast<const Plan*>(state)->kernel.c_str(); }
+
+// Scratch lives in the caller's workspace: one slot per worker, each sized by the tile (never by Lq x Lk).
+size_t workspace_size(const void* state) {
+  const Plan& plan = *static_cast<const Plan*>(state);
+  return static_cast<size_t>(plan.slots * plan.slot_floats) * sizeof(float);
+}
+
+sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
+
+sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
+                 size_t workspace_bytes, void*, sattn_run_counters*) {
+  return boundary([&] {
+    const Plan& plan = *static_cast<const Plan*>(state);
+    if (layout == nullptr) throw Failure{SATTN_ERROR_INTERNAL, "cpu backend: the core passed no layout"};
+    if (workspace_bytes < workspace_size(state) || (workspace == nullptr && workspace_size(state) > 0))
+      throw Failure{SATTN_ERROR_INVALID_ARGUMENT, "cpu backend: the workspace is smaller than workspace_size"};
+    sattn_layout_view view{};
+    view.struct_size = sizeof view;
+    check(host->get_layout_view(layout, &view));
+    const sattn_attention_desc& d = plan.desc;
+    const KernelParams params{&view,         args->q,        args->k, args->v,    args->o,      args->lse, d.batch,
+                              d.num_q_heads, d.num_kv_heads, d.q_len, d.head_dim, d.head_dim_v, d.scale,   d.precision};
+    const int64_t tasks = d.batch * d.num_kv_heads * view.num_q_tiles;
+    const int64_t slots = std::min(plan.slots, tasks);
+    float* scratch = static_cast<float*>(workspace);
+    // Worker slot c runs tasks c, c + slots, ...: interleaving spreads the longer causal rows over the workers.
+    parallel_for(slots, plan.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c)
+        for (int64_t t = c; t < tasks; t += slots) plan.run_task(params, scratch + c * plan.slot_floats, t);
+    });
+  });
+}
+
+constexpr uint32_t kAllPatterns = ((1u << SATTN_PATTERN_COUNT) - 1u) & ~(1u << SATTN_PATTERN_AUTO);
+constexpr uint32_t kPrecisions =
+    (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) | (1u << SATTN_PRECISION_FP16);
+
+const sattn_backend_ops kOps{sizeof(sattn_backend_ops),
+                             SATTN_BACKEND_ABI_VERSION,
+                             "cpu",
+                             "flash-style tiled SIMD attention (AVX-512, AVX2 or portable, chosen at plan time): "
+                             "every pattern, fp32/bf16/fp16",
+                             SATTN_DEVICE_CPU,
+                             0u,
+                             kAllPatterns,
+                             kPrecisions,
+                             probe,
+                             supports,
+                             cost,
+                             tile_shape,
+                             plan_create,
+                             plan_destroy,
+                             kernel_name,
+                             workspace_size,
+                             can_implement,
+                             run};
+
+}  // namespace
+}  // namespace sattn_cpu
+
+extern "C" const sattn_backend_ops* sattn_cpu_backend_entry(uint32_t abi, const sattn_host_api* api) {
+  if (abi != SATTN_BACKEND_ABI_VERSION || api == nullptr || api->struct_size < sizeof(sattn_host_api)) return nullptr;
+  sattn_cpu::host = api;
+  return &sattn_cpu::kOps;
+}

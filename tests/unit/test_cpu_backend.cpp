@@ -1,0 +1,94 @@
+// The built-in "cpu" backend: registered next to "reference", chosen automatically for what it runs (fp32 and
+// bf16 dense here), never for int8 (left to "reference"), and its instruction-set path forced by SATTN_CPU_ISA.
+#include <sattn.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+sattn_attention_desc dense_desc(int32_t precision) {
+  sattn_attention_desc d = SATTN_ATTENTION_DESC_INIT;
+  d.batch = 1;
+  d.num_q_heads = 4;
+  d.num_kv_heads = 2;
+  d.q_len = 100;
+  d.kv_len = 130;
+  d.head_dim = d.head_dim_v = 32;
+  d.pattern = SATTN_PATTERN_DENSE;
+  d.precision = precision;
+  return d;
+}
+
+struct Chosen {
+  sattn_status status;
+  std::string backend, kernel, error;
+};
+
+Chosen choose(const sattn_attention_desc& d, const char* backend = nullptr, uint32_t flags = 0) {
+  sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
+  prefs.backend = backend;
+  prefs.flags = flags;
+  sattn_plan* plan = nullptr;
+  Chosen chosen{sattn_plan_create(&d, &prefs, &plan), {}, {}, {}};
+  if (chosen.status != SATTN_OK) {
+    chosen.error = sattn_last_error();
+    return chosen;
+  }
+  sattn_plan_info info = SATTN_PLAN_INFO_INIT;
+  REQUIRE(sattn_plan_get_info(plan, &info) == SATTN_OK);
+  chosen.backend = info.backend;
+  chosen.kernel = info.kernel;
+  sattn_plan_destroy(plan);
+  return chosen;
+}
+
+}  // namespace
+
+TEST_CASE("cpu is a built-in backend without int8 and int4", "[cpu]") {
+  bool found = false;
+  for (int32_t n = 0; n < sattn_backend_count(); ++n) {
+    sattn_backend_info info = SATTN_BACKEND_INFO_INIT;
+    REQUIRE(sattn_backend_get_info(n, &info) == SATTN_OK);
+    if (std::string(info.name) != "cpu") continue;
+    found = true;
+    CHECK(info.available == 1);
+    CHECK(info.is_plugin == 0);
+    CHECK((info.precision_mask & (1u << SATTN_PRECISION_BF16)) != 0);
+    CHECK((info.precision_mask & (1u << SATTN_PRECISION_INT8)) == 0);
+    CHECK((info.precision_mask & (1u << SATTN_PRECISION_INT4)) == 0);
+  }
+  CHECK(found);
+}
+
+TEST_CASE("automatic selection takes cpu for fp32 and bf16 dense, reference for int8", "[cpu]") {
+  const Chosen fp32 = choose(dense_desc(SATTN_PRECISION_FP32));
+  REQUIRE(fp32.status == SATTN_OK);
+  CHECK(fp32.backend == "cpu");
+  CHECK(fp32.kernel.rfind("cpu_flash_", 0) == 0);
+  const Chosen bf16 = choose(dense_desc(SATTN_PRECISION_BF16));
+  REQUIRE(bf16.status == SATTN_OK);
+  CHECK(bf16.backend == "cpu");
+  CHECK(bf16.kernel.size() > 5);
+  CHECK(bf16.kernel.substr(bf16.kernel.size() - 5) == "_bf16");
+  const Chosen int8 = choose(dense_desc(SATTN_PRECISION_INT8));
+  REQUIRE(int8.status == SATTN_OK);
+  CHECK(int8.backend == "reference");
+  CHECK(choose(dense_desc(SATTN_PRECISION_INT8), "cpu", SATTN_PREF_STRICT).status != SATTN_OK);
+}
+
+TEST_CASE("SATTN_CPU_ISA forces a path the CPU has and refuses others with a reason", "[cpu]") {
+  setenv("SATTN_CPU_ISA", "portable", 1);
+  const Chosen portable = choose(dense_desc(SATTN_PRECISION_FP32), "cpu", SATTN_PREF_STRICT);
+  CHECK(portable.status == SATTN_OK);
+  CHECK(portable.kernel == "cpu_flash_portable_fp32");
+  setenv("SATTN_CPU_ISA", "sse9", 1);
+  const Chosen unknown = choose(dense_desc(SATTN_PRECISION_FP32), "cpu", SATTN_PREF_STRICT);
+  CHECK(unknown.status == SATTN_ERROR_NOT_SUPPORTED);
+  CHECK(unknown.error.find("SATTN_CPU_ISA=sse9") != std::string::npos);
+  const Chosen fallback = choose(dense_desc(SATTN_PRECISION_FP32));  // not strict: reference takes over
+  CHECK(fallback.status == SATTN_OK);
+  CHECK(fallback.backend == "reference");
+  unsetenv("SATTN_CPU_ISA");
+}
