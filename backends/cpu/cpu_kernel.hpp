@@ -13,7 +13,7 @@ namespace sattn_cpu {
 
 // Paddings shared by every ISA so that one scratch size fits them all: rows to a multiple of kRowPad (the largest
 // micro-kernel height), key and value columns to a multiple of kColPad (the widest micro-kernel width).
-constexpr int64_t kRowPad = 8;
+constexpr int64_t kRowPad = 24;
 constexpr int64_t kColPad = 32;
 
 // What one run hands the kernel; the kernel reads it from many threads at once.
