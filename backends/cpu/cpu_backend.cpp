@@ -117,6 +117,8 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
     sattn_layout_view view{};
     view.struct_size = sizeof view;
     check(host->get_layout_view(layout, &view));
+    if (view.tile_q != plan.problem.tile_q || view.tile_k != plan.problem.tile_k)  // the scratch is sized by them
+      throw Failure{SATTN_ERROR_INTERNAL, "cpu backend: the layout's tiles differ from the plan's"};
     const sattn_attention_desc& d = plan.desc;
     const KernelParams params{&view,         args->q,        args->k, args->v,    args->o,      args->lse, d.batch,
                               d.num_q_heads, d.num_kv_heads, d.q_len, d.head_dim, d.head_dim_v, d.scale,   d.precision};
