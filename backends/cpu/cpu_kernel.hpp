@@ -11,8 +11,9 @@
 
 namespace sattn_cpu {
 
-// Paddings shared by every ISA so that one scratch size fits them all: rows to a multiple of kRowPad (the largest
-// micro-kernel height), key and value columns to a multiple of kColPad (the widest micro-kernel width).
+// Paddings shared by every ISA so that one scratch size fits them all: rows to a multiple of kRowPad (a multiple of
+// every micro-kernel height: 6 and 12), key and value columns to a multiple of kColPad (the widest micro-kernel
+// width, 2 x 16 floats).
 constexpr int64_t kRowPad = 24;
 constexpr int64_t kColPad = 32;
 
