@@ -90,7 +90,9 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
     plan->slot_floats =
         scratch_floats(problem->tile_q, problem->tile_k, d.num_q_heads / d.num_kv_heads, d.head_dim, d.head_dim_v);
     const int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
-    plan->slots = problem->num_threads > 0 ? problem->num_threads : cores;
+    // More workers than cores never run at once, so a larger prefs.num_threads (up to INT32_MAX) gets no more slots:
+    // the workspace stays a few tiles per core whatever the caller asks.
+    plan->slots = problem->num_threads > 0 ? std::min<int64_t>(problem->num_threads, cores) : cores;
     *state = plan.release();
   });
 }

@@ -92,3 +92,22 @@ TEST_CASE("SATTN_CPU_ISA forces a path the CPU has and refuses others with a rea
   CHECK(fallback.backend == "reference");
   unsetenv("SATTN_CPU_ISA");
 }
+
+TEST_CASE("the cpu workspace stays a few tiles per core whatever prefs.num_threads asks", "[cpu]") {
+  // Found by the fuzzer: one slot per requested thread made INT32_MAX threads ask for hundreds of gigabytes.
+  sattn_attention_desc d = dense_desc(SATTN_PRECISION_FP32);
+  sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
+  prefs.backend = "cpu";
+  prefs.flags = SATTN_PREF_STRICT;
+  size_t modest = 0, greedy = 0;
+  sattn_plan* plan = nullptr;
+  prefs.num_threads = 1;
+  REQUIRE(sattn_plan_create(&d, &prefs, &plan) == SATTN_OK);
+  REQUIRE(sattn_plan_workspace_size(plan, &modest) == SATTN_OK);
+  sattn_plan_destroy(plan);
+  prefs.num_threads = 2147483647;
+  REQUIRE(sattn_plan_create(&d, &prefs, &plan) == SATTN_OK);
+  REQUIRE(sattn_plan_workspace_size(plan, &greedy) == SATTN_OK);
+  sattn_plan_destroy(plan);
+  CHECK(greedy <= modest * 1024);  // at most one slot per core of any real machine
+}
