@@ -15,7 +15,7 @@ Options:
                          perf; plan: time sattn_plan_create alone (no tensors are made, so any length works) and
                          report the host memory and spans the plan holds. Without problems the default set runs in
                          mode both.
-  --backend=NAME         run on this backend only (sattn-info lists them); default: automatic selection, or reference
+  --backend=NAME         run on this backend only (sattn-info lists them); default: automatic selection (the best backend)
                          for the default set. $SATTN_BACKEND overrides it as it does for every libsattn program.
   --reps=N               timed runs per problem; the median is reported, after one untimed warm-up run. Default:
                          as many as fit in about two seconds (at most 100; at least 3 unless a run takes

@@ -93,11 +93,11 @@ Options parse_options(int argc, char** argv) {
   flush_arguments();
 
   if (options.problems.empty() && !options.show_help) {
-    // The README's main job: the representative CPU set, checked and then timed.
+    // The README's main job: the representative CPU set, checked and then timed on the best backend the machine has
+    // (automatic selection, unless --backend names one).
     options.default_set = true;
     options.problems = default_problems();
     if (!mode_given) options.mode = Mode::both;
-    if (options.backend.empty()) options.backend = "reference";
   }
   return options;
 }
