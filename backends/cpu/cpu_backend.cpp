@@ -26,9 +26,17 @@ struct Plan {
   sattn_problem problem;
   std::string kernel;
   TaskFn run_task;
-  int64_t slot_floats;  // scratch of one worker
-  int64_t slots;        // workers that may run at once, each with its own slot of the workspace
+  PackFn pack_kv_tile;
+  int64_t slot_floats;      // scratch of one worker
+  int64_t slots;            // workers that may run at once, each with its own slot of the workspace
+  int64_t pair_floats = 0;  // packed K/V of one (batch, kv head) pair; 0: tasks pack their own tiles
+  int64_t chunk_pairs = 0;  // pairs packed at once into the workspace
 };
+
+// Packed K/V a run may hold at once. Packing every key tile once per run, instead of once per query tile that reads
+// it, takes the conversion and transposition out of the attention loop; the budget bounds the workspace for long
+// sequences (the pairs are packed and attended chunk by chunk).
+constexpr int64_t kPackBudgetBytes = int64_t{64} << 20;
 
 int probe() { return 1; }
 
@@ -87,12 +95,24 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
     const sattn_attention_desc& d = plan->desc;
     plan->kernel = std::string("cpu_flash_") + isa.name + "_" + sattn_precision_name(d.precision);
     plan->run_task = isa.run_task;
+    plan->pack_kv_tile = isa.pack_kv_tile;
     plan->slot_floats =
         scratch_floats(problem->tile_q, problem->tile_k, d.num_q_heads / d.num_kv_heads, d.head_dim, d.head_dim_v);
     const int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
     // More workers than cores never run at once, so a larger prefs.num_threads (up to INT32_MAX) gets no more slots:
     // the workspace stays a few tiles per core whatever the caller asks.
     plan->slots = problem->num_threads > 0 ? std::min<int64_t>(problem->num_threads, cores) : cores;
+    // Pre-pack when key tiles are read by more than one query tile and one pair fits the budget; a single query tile
+    // (decode) packs per task, which keeps every (batch, kv head) pair a parallel task.
+    const int64_t keys = d.pattern == SATTN_PATTERN_LANDMARK ? d.params.num_landmarks : d.kv_len;
+    const int64_t k_tiles = (keys + problem->tile_k - 1) / problem->tile_k;
+    const int64_t q_tiles = (d.q_len + problem->tile_q - 1) / problem->tile_q;
+    const int64_t pair_floats = k_tiles * packed_tile_floats(problem->tile_k, d.head_dim, d.head_dim_v);
+    const int64_t pairs = d.batch * d.num_kv_heads;
+    if (q_tiles > 1 && pair_floats * static_cast<int64_t>(sizeof(float)) <= kPackBudgetBytes) {
+      plan->pair_floats = pair_floats;
+      plan->chunk_pairs = std::min(pairs, kPackBudgetBytes / static_cast<int64_t>(sizeof(float)) / pair_floats);
+    }
     *state = plan.release();
   });
 }
@@ -104,10 +124,21 @@ const char* kernel_name(const void* state) { return static_cast<const Plan*>(sta
 // Scratch lives in the caller's workspace: one slot per worker, each sized by the tile (never by Lq x Lk).
 size_t workspace_size(const void* state) {
   const Plan& plan = *static_cast<const Plan*>(state);
-  return static_cast<size_t>(plan.slots * plan.slot_floats) * sizeof(float);
+  return static_cast<size_t>(plan.slots * plan.slot_floats + plan.chunk_pairs * plan.pair_floats) * sizeof(float);
 }
 
 sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
+
+// Runs attention tasks [begin, end) (task = (pair, query tile)) on the workers, each with its own scratch slot.
+void attend_tasks(const Plan& plan, const KernelParams& params, float* scratch, int64_t begin, int64_t end) {
+  const int64_t tasks = end - begin;
+  const int64_t slots = std::min(plan.slots, tasks);
+  // Worker slot c runs tasks c, c + slots, ...: interleaving spreads the longer causal rows over the workers.
+  parallel_for(slots, plan.problem.num_threads, 1, [&](int64_t first_slot, int64_t last_slot) {
+    for (int64_t c = first_slot; c < last_slot; ++c)
+      for (int64_t t = begin + c; t < end; t += slots) plan.run_task(params, scratch + c * plan.slot_floats, t);
+  });
+}
 
 sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
                  size_t workspace_bytes, void*, sattn_run_counters*) {
@@ -122,16 +153,27 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
     if (view.tile_q != plan.problem.tile_q || view.tile_k != plan.problem.tile_k)  // the scratch is sized by them
       throw Failure{SATTN_ERROR_INTERNAL, "cpu backend: the layout's tiles differ from the plan's"};
     const sattn_attention_desc& d = plan.desc;
-    const KernelParams params{&view,         args->q,        args->k, args->v,    args->o,      args->lse, d.batch,
-                              d.num_q_heads, d.num_kv_heads, d.q_len, d.head_dim, d.head_dim_v, d.scale,   d.precision};
-    const int64_t tasks = d.batch * d.num_kv_heads * view.num_q_tiles;
-    const int64_t slots = std::min(plan.slots, tasks);
+    KernelParams params{&view,          args->q, args->k,    args->v,      args->o, args->lse,   d.batch, d.num_q_heads,
+                        d.num_kv_heads, d.q_len, d.head_dim, d.head_dim_v, d.scale, d.precision, nullptr, 0};
     float* scratch = static_cast<float*>(workspace);
-    // Worker slot c runs tasks c, c + slots, ...: interleaving spreads the longer causal rows over the workers.
-    parallel_for(slots, plan.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t c = begin; c < end; ++c)
-        for (int64_t t = c; t < tasks; t += slots) plan.run_task(params, scratch + c * plan.slot_floats, t);
-    });
+    const int64_t pairs = d.batch * d.num_kv_heads;
+    if (plan.pair_floats == 0 ||
+        view.num_k_tiles * packed_tile_floats(view.tile_k, d.head_dim, d.head_dim_v) != plan.pair_floats) {
+      attend_tasks(plan, params, scratch, 0, pairs * view.num_q_tiles);
+      return;
+    }
+    float* packed = scratch + plan.slots * plan.slot_floats;
+    params.packed = packed;
+    for (int64_t first = 0; first < pairs; first += plan.chunk_pairs) {
+      const int64_t chunk = std::min(plan.chunk_pairs, pairs - first);
+      params.packed_first_pair = first;
+      const int64_t tiles_per_pair = view.num_k_tiles, tile_floats = plan.pair_floats / tiles_per_pair;
+      parallel_for(chunk * tiles_per_pair, plan.problem.num_threads, 4, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t)
+          plan.pack_kv_tile(params, first + t / tiles_per_pair, t % tiles_per_pair, packed + t * tile_floats);
+      });
+      attend_tasks(plan, params, scratch, first * view.num_q_tiles, (first + chunk) * view.num_q_tiles);
+    }
   });
 }
 

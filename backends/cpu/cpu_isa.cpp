@@ -9,6 +9,7 @@ namespace {
 struct Path {
   const char* name;
   TaskFn run_task;
+  PackFn pack_kv_tile;
   bool (*available)();
 };
 
@@ -24,10 +25,10 @@ bool always() { return true; }
 
 const Path kPaths[] = {
 #if SATTN_CPU_X86
-    {"avx512", avx512::run_task, has_avx512},
-    {"avx2", avx2::run_task, has_avx2},
+    {"avx512", avx512::run_task, avx512::pack_kv_tile, has_avx512},
+    {"avx2", avx2::run_task, avx2::pack_kv_tile, has_avx2},
 #endif
-    {"portable", portable::run_task, always}};
+    {"portable", portable::run_task, portable::pack_kv_tile, always}};
 
 }  // namespace
 
@@ -46,6 +47,7 @@ IsaChoice choose_isa() {
     }
     choice.name = path.name;
     choice.run_task = path.run_task;
+    choice.pack_kv_tile = path.pack_kv_tile;
     return choice;
   }
   if (!known) {

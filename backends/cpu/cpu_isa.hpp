@@ -11,6 +11,7 @@ namespace sattn_cpu {
 struct IsaChoice {
   const char* name = nullptr;  // "avx512", "avx2", "portable"; nullptr when refused
   TaskFn run_task = nullptr;
+  PackFn pack_kv_tile = nullptr;
   std::string refusal;  // why SATTN_CPU_ISA cannot be honoured
 };
 

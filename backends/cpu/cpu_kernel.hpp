@@ -28,10 +28,22 @@ struct KernelParams {
   int64_t batch, num_q_heads, num_kv_heads, q_len, head_dim, head_dim_v;
   float scale;
   int32_t precision;  // fp32, bf16 or fp16
+  // K/V tiles packed once per run by pack_kv_tile for the (batch, kv head) pairs [packed_first_pair, ...), each pair
+  // num_k_tiles tiles of packed_tile_floats(); NULL: every task packs the tiles it reads into its own scratch.
+  const float* packed;
+  int64_t packed_first_pair;
 };
 
 // Floats of scratch one worker needs for tiles of tile_q x tile_k and `group` stacked query heads.
 int64_t scratch_floats(int64_t tile_q, int64_t tile_k, int64_t group, int64_t head_dim, int64_t head_dim_v);
+
+// Floats of one packed K/V tile: K^T [head_dim][tile_k padded], V [tile_k padded][head_dim_v padded] and a staging
+// row for the packing, each 64-byte aligned.
+int64_t packed_tile_floats(int64_t tile_k, int64_t head_dim, int64_t head_dim_v);
+
+// Packs key tile kt of (batch, kv head) pair `pair` (= b * num_kv_heads + hk) into dst (packed_tile_floats floats,
+// 64-byte aligned): converted to fp32, rounded to the precision, K transposed, padding zero.
+using PackFn = void (*)(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
 
 // Computes the output rows of task (batch, kv head, query tile) = task index in that nesting order, with the given
 // scratch of scratch_floats() floats (64-byte aligned).
@@ -39,12 +51,15 @@ using TaskFn = void (*)(const KernelParams& params, float* scratch, int64_t task
 
 namespace avx512 {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
-}
+void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+}  // namespace avx512
 namespace avx2 {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
-}
+void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+}  // namespace avx2
 namespace portable {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
-}
+void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+}  // namespace portable
 
 }  // namespace sattn_cpu
