@@ -6,6 +6,7 @@
 #include <sattn_kernels.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <memory>
 #include <string>
@@ -129,14 +130,21 @@ size_t workspace_size(const void* state) {
 
 sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
 
-// Runs attention tasks [begin, end) (task = (pair, query tile)) on the workers, each with its own scratch slot.
+// Runs attention tasks [begin, end) (task = pair * num_q_tiles + query tile; whole pairs) on the workers, each with its
+// own scratch slot. The workers take tasks from a shared counter, last query tile of each pair first: under causal
+// masking the last tiles are the longest, so the longest go first and the short ones fill in at the end (no worker
+// idles while another still has several tasks queued, as a static split would leave it).
 void attend_tasks(const Plan& plan, const KernelParams& params, float* scratch, int64_t begin, int64_t end) {
-  const int64_t tasks = end - begin;
+  const int64_t tasks = end - begin, q_tiles = params.view->num_q_tiles, pairs = tasks / q_tiles;
   const int64_t slots = std::min(plan.slots, tasks);
-  // Worker slot c runs tasks c, c + slots, ...: interleaving spreads the longer causal rows over the workers.
+  std::atomic<int64_t> next{0};
   parallel_for(slots, plan.problem.num_threads, 1, [&](int64_t first_slot, int64_t last_slot) {
     for (int64_t c = first_slot; c < last_slot; ++c)
-      for (int64_t t = begin + c; t < end; t += slots) plan.run_task(params, scratch + c * plan.slot_floats, t);
+      for (int64_t n = next.fetch_add(1, std::memory_order_relaxed); n < tasks;
+           n = next.fetch_add(1, std::memory_order_relaxed)) {
+        const int64_t pair = begin / q_tiles + n % pairs, qt = q_tiles - 1 - n / pairs;
+        plan.run_task(params, scratch + c * plan.slot_floats, pair * q_tiles + qt);
+      }
   });
 }
 

@@ -212,17 +212,34 @@ class Plan:
         args, _, _, _arrays = self._prepare(q, k, v, out, lse, block_mask)
         check(self._lib.sattn_plan_can_implement(self._live_handle(), ctypes.byref(args)))
 
-    def run(self, q, k, v, out=None, lse=None, block_mask=None):
+    def new_workspace(self):
+        """A workspace for run(workspace=...): reuse one across runs (one per thread running the plan at once) to
+        spare each run allocating and first touching it."""
+        return _aligned_workspace(self.workspace_size)[0]
+
+    def run(self, q, k, v, out=None, lse=None, block_mask=None, workspace=None):
         """Runs the plan. Returns O, or (O, LSE) when the plan wants LSE or an lse array is given.
 
         out / lse, when given, are written in place (any strides the library can address); otherwise new arrays are
         returned, O with the dtype of Q and LSE float32. block_mask is required by the block_mask pattern.
+        workspace: from new_workspace() (or any writable uint8 array of workspace_size + 64 bytes); by default each
+        run allocates its own.
         """
         handle = self._live_handle()
         # _arrays holds what args points into: it must outlive the C call, hence the named local.
         args, out, lse, _arrays = self._prepare(q, k, v, out, lse, block_mask)
-        workspace, address = _aligned_workspace(self.workspace_size)
-        size = 0 if workspace is None else workspace.size - _WORKSPACE_ALIGNMENT
+        if workspace is None:
+            workspace, address = _aligned_workspace(self.workspace_size)
+        else:
+            if (not isinstance(workspace, np.ndarray) or workspace.dtype != np.uint8 or not workspace.flags.writeable
+                    or not workspace.flags.c_contiguous):
+                raise TypeError("workspace must be a writable, contiguous uint8 numpy array (Plan.new_workspace())")
+            if workspace.size < self.workspace_size + _WORKSPACE_ALIGNMENT:
+                raise ValueError(f"workspace of {workspace.size} bytes is smaller than the "
+                                 f"{self.workspace_size + _WORKSPACE_ALIGNMENT} bytes this plan needs "
+                                 "(workspace_size + 64 for alignment)")
+            address = workspace.ctypes.data + (-workspace.ctypes.data % _WORKSPACE_ALIGNMENT)
+        size = 0 if workspace is None else workspace.size - (address - workspace.ctypes.data)
         check(self._lib.sattn_plan_run(handle, ctypes.byref(args), address, size, None))
         return out if lse is None else (out, lse)
 

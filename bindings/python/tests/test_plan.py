@@ -27,6 +27,29 @@ def test_plan_is_reused_across_inputs():
         assert plan.stats["runs"] == 3
 
 
+def test_a_reused_workspace_gives_the_same_results():
+    with Plan(**SIZES, pattern="dense", causal=True) as plan:
+        workspace = plan.new_workspace()
+        assert workspace is None or workspace.size >= plan.workspace_size
+        for seed in (105, 106):
+            q, k, v = _inputs(seed)
+            np.testing.assert_array_equal(plan.run(q, k, v, workspace=workspace), plan.run(q, k, v))
+            # Any contiguous uint8 array of workspace_size + 64 bytes will do, wherever it starts.
+            unaligned = np.empty(plan.workspace_size + 64 + 3, dtype=np.uint8)[3:]
+            np.testing.assert_array_equal(plan.run(q, k, v, workspace=unaligned), plan.run(q, k, v))
+
+
+def test_a_workspace_of_the_wrong_kind_or_size_is_refused():
+    q, k, v = _inputs(107)
+    with Plan(**SIZES, pattern="dense") as plan:
+        with pytest.raises(ValueError, match="smaller"):
+            plan.run(q, k, v, workspace=np.empty(plan.workspace_size + 63, dtype=np.uint8))
+        with pytest.raises(TypeError, match="uint8"):
+            plan.run(q, k, v, workspace=np.empty(plan.workspace_size + 64, dtype=np.float32))
+        with pytest.raises(TypeError, match="uint8"):
+            plan.run(q, k, v, workspace=bytearray(plan.workspace_size + 64))
+
+
 def test_info_describes_the_plan():
     with Plan(**SIZES, pattern="bsr", params=PARAMS) as plan:
         info = plan.info
