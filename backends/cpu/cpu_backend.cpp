@@ -51,7 +51,7 @@ sattn_status supports(const sattn_problem* problem) {
     host->set_error("cpu backend: only fp32, bf16 and fp16 precisions of f32, f16 and bf16 tensors in this version");
     return SATTN_ERROR_NOT_SUPPORTED;
   }
-  const IsaChoice isa = choose_isa();
+  const IsaChoice isa = choose_isa(*problem->desc);
   if (isa.run_task == nullptr) {
     host->set_error(isa.refusal.c_str());
     return SATTN_ERROR_NOT_SUPPORTED;
@@ -87,7 +87,7 @@ void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) 
 
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void** state) {
   return boundary([&] {
-    const IsaChoice isa = choose_isa();
+    const IsaChoice isa = choose_isa(*problem->desc);
     if (isa.run_task == nullptr) throw Failure{SATTN_ERROR_NOT_SUPPORTED, isa.refusal};
     auto plan = std::make_unique<Plan>();
     plan->desc = *problem->desc;

@@ -1,5 +1,7 @@
 #include "cpu_isa.hpp"
 
+#include <cpuid.h>
+
 #include <cstdlib>
 #include <cstring>
 
@@ -11,6 +13,9 @@ struct Path {
   TaskFn run_task;
   PackFn pack_kv_tile;
   bool (*available)();
+  // Problems the path has kernels of its own for; nullptr: all. Others go to the next path (the amx path is the
+  // avx512 one plus AMX tiles for bf16).
+  bool (*applies)(const sattn_attention_desc&);
 };
 
 // The paths built into this binary, best first. Only the portable one exists off x86 (SATTN_CPU_X86 unset).
@@ -20,22 +25,36 @@ bool has_avx512() {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 }
 bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+// AMX-TILE, AMX-BF16 (CPUID 7.0 EDX bits 24, 22) and AVX512_BF16 (CPUID 7.1 EAX bit 5), and Linux granting the
+// process the tile state (asked once; a kernel without AMX support refuses).
+bool has_amx() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!has_avx512() || __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
+  const bool tiles = ((edx >> 24) & 1u) != 0 && ((edx >> 22) & 1u) != 0;
+  if (!tiles || __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0 || ((eax >> 5) & 1u) == 0) return false;
+  static const bool granted = amx::enable_tiles();
+  return granted;
+}
+bool amx_applies(const sattn_attention_desc& d) {
+  return d.precision == SATTN_PRECISION_BF16 && d.head_dim % 32 == 0 && d.pattern != SATTN_PATTERN_LANDMARK;
+}
 #endif
 bool always() { return true; }
 
 const Path kPaths[] = {
 #if SATTN_CPU_X86
-    {"avx512", avx512::run_task, avx512::pack_kv_tile, has_avx512},
-    {"avx2", avx2::run_task, avx2::pack_kv_tile, has_avx2},
+    {"amx", amx::run_task, amx::pack_kv_tile, has_amx, amx_applies},
+    {"avx512", avx512::run_task, avx512::pack_kv_tile, has_avx512, nullptr},
+    {"avx2", avx2::run_task, avx2::pack_kv_tile, has_avx2, nullptr},
 #endif
-    {"portable", portable::run_task, portable::pack_kv_tile, always}};
+    {"portable", portable::run_task, portable::pack_kv_tile, always, nullptr}};
 
 }  // namespace
 
-IsaChoice choose_isa() {
+IsaChoice choose_isa(const sattn_attention_desc& problem) {
   IsaChoice choice;
   const char* forced = std::getenv("SATTN_CPU_ISA");
-  const bool any = forced == nullptr || forced[0] == '\0';
+  bool any = forced == nullptr || forced[0] == '\0';
   bool known = false;
   for (const Path& path : kPaths) {
     if (!any && std::strcmp(forced, path.name) != 0) continue;
@@ -45,6 +64,10 @@ IsaChoice choose_isa() {
       choice.refusal = std::string("cpu backend: SATTN_CPU_ISA=") + forced + " but this CPU lacks that instruction set";
       return choice;
     }
+    if (path.applies != nullptr && !path.applies(problem)) {
+      any = true;  // forced to this path, which runs the problem on the next one (amx: avx512)
+      continue;
+    }
     choice.name = path.name;
     choice.run_task = path.run_task;
     choice.pack_kv_tile = path.pack_kv_tile;
@@ -52,7 +75,7 @@ IsaChoice choose_isa() {
   }
   if (!known) {
     choice.refusal = std::string("cpu backend: SATTN_CPU_ISA=") + forced +
-                     " is not a path of this build (x86-64: avx512, avx2, portable; elsewhere: portable)";
+                     " is not a path of this build (x86-64: amx, avx512, avx2, portable; elsewhere: portable)";
   }
   return choice;
 }

@@ -9,12 +9,13 @@
 namespace sattn_cpu {
 
 struct IsaChoice {
-  const char* name = nullptr;  // "avx512", "avx2", "portable"; nullptr when refused
+  const char* name = nullptr;  // "amx", "avx512", "avx2", "portable"; nullptr when refused
   TaskFn run_task = nullptr;
   PackFn pack_kv_tile = nullptr;
   std::string refusal;  // why SATTN_CPU_ISA cannot be honoured
 };
 
-IsaChoice choose_isa();
+// For this problem: a path that has no kernel of its own for it hands it to the next (amx -> avx512).
+IsaChoice choose_isa(const sattn_attention_desc& problem);
 
 }  // namespace sattn_cpu

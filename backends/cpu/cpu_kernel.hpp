@@ -12,9 +12,9 @@
 namespace sattn_cpu {
 
 // Paddings shared by every ISA so that one scratch size fits them all: rows to a multiple of kRowPad (a multiple of
-// every micro-kernel height: 6 and 12), key and value columns to a multiple of kColPad (the widest micro-kernel
-// width, 2 x 16 floats).
-constexpr int64_t kRowPad = 24;
+// every micro-kernel height: 6 and 12, and of the amx path's 32-row blocks), key and value columns to a multiple of
+// kColPad (the widest micro-kernel width, 2 x 16 floats).
+constexpr int64_t kRowPad = 96;
 constexpr int64_t kColPad = 32;
 
 // What one run hands the kernel; the kernel reads it from many threads at once.
@@ -57,6 +57,12 @@ namespace avx2 {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
 }  // namespace avx2
+namespace amx {  // avx512 plus AMX tiles for bf16 (falls back to the avx512 kernel for what AMX does not run)
+void run_task(const KernelParams& params, float* scratch, int64_t task);
+void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+// Asks Linux for the AMX tile state (once per process): false where the kernel refuses it.
+bool enable_tiles();
+}  // namespace amx
 namespace portable {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);

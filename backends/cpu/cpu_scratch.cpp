@@ -9,15 +9,9 @@ int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 int64_t scratch_floats(int64_t tile_q, int64_t tile_k, int64_t group, int64_t head_dim, int64_t head_dim_v) {
   const int64_t rows = round_up(group * tile_q, kRowPad), tk = round_up(tile_k, kColPad);
   const int64_t dv = round_up(head_dim_v, kColPad);
-  const int64_t pieces[] = {rows * head_dim,
-                            head_dim * tk,
-                            tk * dv,
-                            rows * tk,
-                            rows * dv,
-                            rows,
-                            rows,
-                            rows,
-                            head_dim > head_dim_v ? head_dim : head_dim_v};
+  const int64_t pieces[] = {
+      rows * head_dim, head_dim * tk, tk * dv, rows * tk, rows * tk / 2,
+      rows * dv,       rows,          rows,    rows,      head_dim > head_dim_v ? head_dim : head_dim_v};
   int64_t total = 0;
   for (const int64_t n : pieces) total += round_up(n, 16);
   return total;
