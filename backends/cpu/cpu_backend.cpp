@@ -15,6 +15,7 @@
 #include "cpu_host.hpp"
 #include "cpu_isa.hpp"
 #include "cpu_kernel.hpp"
+#include "cpu_quantized.hpp"
 
 namespace sattn_cpu {
 
@@ -28,10 +29,11 @@ struct Plan {
   std::string kernel;
   TaskFn run_task;
   PackFn pack_kv_tile;
-  int64_t slot_floats;      // scratch of one worker
-  int64_t slots;            // workers that may run at once, each with its own slot of the workspace
-  int64_t pair_floats = 0;  // packed K/V of one (batch, kv head) pair; 0: tasks pack their own tiles
-  int64_t chunk_pairs = 0;  // pairs packed at once into the workspace
+  int64_t slot_floats;         // scratch of one worker
+  int64_t slots;               // workers that may run at once, each with its own slot of the workspace
+  int64_t pair_floats = 0;     // packed K/V of one (batch, kv head) pair; 0: tasks pack their own tiles
+  int64_t chunk_pairs = 0;     // pairs packed at once into the workspace
+  size_t quantized_bytes = 0;  // int8/int4: the quantised operands (cpu_quantized.hpp), after the rest
 };
 
 // Packed K/V a run may hold at once. Packing every key tile once per run, instead of once per query tile that reads
@@ -41,14 +43,16 @@ constexpr int64_t kPackBudgetBytes = int64_t{64} << 20;
 
 int probe() { return 1; }
 
-bool integer_or_odd_dtype(const sattn_attention_desc& d) {
-  return sattn_is_integer_precision(d.precision) ||
-         (d.dtype != SATTN_DTYPE_F32 && d.dtype != SATTN_DTYPE_F16 && d.dtype != SATTN_DTYPE_BF16);
-}
-
 sattn_status supports(const sattn_problem* problem) {
-  if (integer_or_odd_dtype(*problem->desc)) {
-    host->set_error("cpu backend: only fp32, bf16 and fp16 precisions of f32, f16 and bf16 tensors in this version");
+  const sattn_attention_desc& d = *problem->desc;
+  if (d.dtype != SATTN_DTYPE_F32 && d.dtype != SATTN_DTYPE_F16 && d.dtype != SATTN_DTYPE_BF16) {
+    host->set_error("cpu backend: tensors of f32, f16 or bf16 only");
+    return SATTN_ERROR_NOT_SUPPORTED;
+  }
+  if (sattn_is_integer_precision(d.precision) && d.head_dim > kMaxIntegerHeadDim) {
+    host->set_error(("cpu backend: int8/int4 need head_dim <= " + std::to_string(kMaxIntegerHeadDim) +
+                     " (fp32 sums those integer dot products exactly), not " + std::to_string(d.head_dim))
+                        .c_str());
     return SATTN_ERROR_NOT_SUPPORTED;
   }
   const IsaChoice isa = choose_isa(*problem->desc);
@@ -110,6 +114,7 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
     const int64_t q_tiles = (d.q_len + problem->tile_q - 1) / problem->tile_q;
     const int64_t pair_floats = k_tiles * packed_tile_floats(problem->tile_k, d.head_dim, d.head_dim_v);
     const int64_t pairs = d.batch * d.num_kv_heads;
+    if (sattn_is_integer_precision(d.precision)) plan->quantized_bytes = quantized_workspace(d, keys);
     if (q_tiles > 1 && pair_floats * static_cast<int64_t>(sizeof(float)) <= kPackBudgetBytes) {
       plan->pair_floats = pair_floats;
       plan->chunk_pairs = std::min(pairs, kPackBudgetBytes / static_cast<int64_t>(sizeof(float)) / pair_floats);
@@ -125,7 +130,8 @@ const char* kernel_name(const void* state) { return static_cast<const Plan*>(sta
 // Scratch lives in the caller's workspace: one slot per worker, each sized by the tile (never by Lq x Lk).
 size_t workspace_size(const void* state) {
   const Plan& plan = *static_cast<const Plan*>(state);
-  return static_cast<size_t>(plan.slots * plan.slot_floats + plan.chunk_pairs * plan.pair_floats) * sizeof(float);
+  return static_cast<size_t>(plan.slots * plan.slot_floats + plan.chunk_pairs * plan.pair_floats) * sizeof(float) +
+         plan.quantized_bytes;
 }
 
 sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
@@ -164,6 +170,11 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
     KernelParams params{&view,          args->q, args->k,    args->v,      args->o, args->lse,   d.batch, d.num_q_heads,
                         d.num_kv_heads, d.q_len, d.head_dim, d.head_dim_v, d.scale, d.precision, nullptr, 0};
     float* scratch = static_cast<float*>(workspace);
+    sattn_tensor quantized[3];  // int8/int4: Q, K, V as the quantised integers; params points here
+    if (plan.quantized_bytes > 0) {
+      void* operands = static_cast<char*>(workspace) + (workspace_size(state) - plan.quantized_bytes);
+      prepare_quantized(plan.problem, *args, view, view.kv_len, operands, params, quantized);
+    }
     const int64_t pairs = d.batch * d.num_kv_heads;
     if (plan.pair_floats == 0 ||
         view.num_k_tiles * packed_tile_floats(view.tile_k, d.head_dim, d.head_dim_v) != plan.pair_floats) {
@@ -186,8 +197,9 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
 }
 
 constexpr uint32_t kAllPatterns = ((1u << SATTN_PATTERN_COUNT) - 1u) & ~(1u << SATTN_PATTERN_AUTO);
-constexpr uint32_t kPrecisions =
-    (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) | (1u << SATTN_PRECISION_FP16);
+constexpr uint32_t kPrecisions = (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) |
+                                 (1u << SATTN_PRECISION_FP16) | (1u << SATTN_PRECISION_INT8) |
+                                 (1u << SATTN_PRECISION_INT4);
 
 const sattn_backend_ops kOps{sizeof(sattn_backend_ops),
                              SATTN_BACKEND_ABI_VERSION,

@@ -32,6 +32,12 @@ struct KernelParams {
   // num_k_tiles tiles of packed_tile_floats(); NULL: every task packs the tiles it reads into its own scratch.
   const float* packed;
   int64_t packed_first_pair;
+  // int8 / int4 (cpu_quantized.hpp): Q, K and V hold the quantised integers and s_ij = scale * q_scale[i] *
+  // k_scale[j] * (q_i . k_j), O_ic is multiplied by v_scale[c], LSE_i gets lse_shift[i] added. NULL otherwise.
+  const float* q_scale = nullptr;    // [B, Hq, Lq]
+  const float* k_scale = nullptr;    // [B, Hk, keys]
+  const float* v_scale = nullptr;    // [B, Hk, Dv]
+  const float* lse_shift = nullptr;  // [B, Hq, Lq]
 };
 
 // Floats of scratch one worker needs for tiles of tile_q x tile_k and `group` stacked query heads.

@@ -1,5 +1,7 @@
 #include "cpu_kernel.hpp"
 
+#include <algorithm>
+
 namespace sattn_cpu {
 namespace {
 int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
