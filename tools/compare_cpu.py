@@ -37,6 +37,12 @@ TARGET_SET = [
     ("block_local_global causal bf16", (1, 8, 2, 4096, 64), "block_local_global",
      {"block_size": 64, "local_blocks": 1, "global_tokens": 64}, True, "bf16"),
 ]
+# Small and quick: what the test of this script runs.
+SMOKE_SET = [
+    ("dense causal fp32", (1, 4, 2, 320, 32), "dense", {}, True, "fp32"),
+    ("dense causal bf16", (1, 4, 2, 320, 32), "dense", {}, True, "bf16"),
+    ("sliding window 64 causal bf16", (1, 4, 2, 320, 32), "sliding_window", {"window_size": 64}, True, "bf16"),
+]
 XEON_SET = [
     ("dense causal fp32", (1, 8, 2, 2048, 64), "dense", {}, True, "fp32"),
     ("dense causal bf16", (1, 8, 2, 2048, 64), "dense", {}, True, "bf16"),
@@ -61,8 +67,7 @@ def median_seconds(fn, reps, budget_s):
     return statistics.median(times)
 
 
-def numpy_gemm_gflops(reps):
-    n = 2048
+def numpy_gemm_gflops(reps, n):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
@@ -131,19 +136,19 @@ def describe_machine():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("targets", "xeon"), default="targets")
+    parser.add_argument("--set", choices=("targets", "xeon", "smoke"), default="targets")
     parser.add_argument("--backend", default=None, help="libsattn backend (default: automatic selection)")
     parser.add_argument("--reps", type=int, default=5, help="timed runs per measurement (median), at least")
     parser.add_argument("--no-torch", action="store_true", help="leave torch out even when it is installed")
     parser.add_argument("--json", default=None, help="also write the rows as JSON to this file")
     options = parser.parse_args()
 
-    problems = TARGET_SET if options.set == "targets" else XEON_SET
+    problems = {"targets": TARGET_SET, "xeon": XEON_SET, "smoke": SMOKE_SET}[options.set]
     have_torch = not options.no_torch and torch_sdpa((1, 1, 1, 8, 8), False, "fp32") is not None
     print(f"machine: {describe_machine()}; libsattn {sattn.version()}; "
           f"torch: {__import__('torch').__version__ if have_torch else 'not installed'}")
-    gemm = numpy_gemm_gflops(options.reps)
-    print(f"numpy fp32 GEMM (2048^3, all threads): {gemm:.1f} GFLOP/s\n")
+    gemm = numpy_gemm_gflops(options.reps, 256 if options.set == "smoke" else 2048)
+    print(f"numpy fp32 GEMM ({256 if options.set == 'smoke' else 2048}^3, all threads): {gemm:.1f} GFLOP/s\n")
 
     header = (f"{'problem':<34} {'B Hq Hk L D':<18} {'libsattn ms':>11} {'GFLOP/s':>8} {'x GEMM':>7} "
               f"{'speedup':>8} {'ideal':>6} {'of ideal':>8} {'torch ms':>9} {'torch/ours':>10}  kernel")
@@ -153,7 +158,8 @@ def main():
     dense_causal_ms = {}
     for label, shape, pattern, params, causal, precision in problems:
         run = Sattn(shape, pattern, params, causal, precision, options.backend)
-        ms = median_seconds(run, options.reps, 2.0) * 1e3
+        budget_s = 0.2 if options.set == "smoke" else 2.0
+        ms = median_seconds(run, options.reps, budget_s) * 1e3
         stats = run.plan.stats
         batch, hq, hk, length, dim = shape
         kept = stats["kept_pairs"] if stats["kept_pairs"] > 0 else batch * hq * length * length * (0.5 if causal else 1)
@@ -167,15 +173,15 @@ def main():
             speedup, ideal = dense_causal_ms[key] / ms, 0.5 / density
         torch_ms = None
         if have_torch:
-            torch_ms = median_seconds(torch_sdpa(shape, causal, precision), options.reps, 2.0) * 1e3
+            torch_ms = median_seconds(torch_sdpa(shape, causal, precision), options.reps, budget_s) * 1e3
         row = dict(problem=label, shape=dict(zip(("B", "Hq", "Hk", "L", "D"), shape)), pattern=pattern, params=params,
                    causal=causal, precision=precision, ms=ms, gflops=gflops, of_numpy_gemm=gflops / gemm,
                    density=density, speedup_over_dense_causal=speedup, ideal_speedup=ideal, torch_ms=torch_ms,
                    kernel=f"{run.plan.info['backend']}:{run.plan.info['kernel']}")
         rows.append(row)
 
-        def fmt(x, spec):
-            return format(x, spec) if x is not None else "-"
+        def fmt(x, spec):  # spec: ">W.2f"; a missing value is a dash of the same width
+            return format(x, spec) if x is not None else format("-", spec.split(".")[0])
 
         print(f"{label:<34} {' '.join(map(str, shape)):<18} {ms:>11.2f} {gflops:>8.1f} {gflops / gemm:>7.2f} "
               f"{fmt(speedup, '>8.2f')} {fmt(ideal, '>6.2f')} "
