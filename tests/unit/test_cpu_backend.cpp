@@ -1,5 +1,6 @@
-// The built-in "cpu" backend: registered next to "reference", chosen automatically for what it runs (fp32 and
-// bf16 dense here), never for int8 (left to "reference"), and its instruction-set path forced by SATTN_CPU_ISA.
+// The built-in "cpu" backend: registered next to "reference", chosen automatically for every precision (int8 up to
+// the head size whose integer dot products fp32 sums exactly, "reference" beyond), its instruction-set path forced
+// by SATTN_CPU_ISA.
 #include <sattn.h>
 
 #include <catch2/catch.hpp>
@@ -46,7 +47,7 @@ Chosen choose(const sattn_attention_desc& d, const char* backend = nullptr, uint
 
 }  // namespace
 
-TEST_CASE("cpu is a built-in backend without int8 and int4", "[cpu]") {
+TEST_CASE("cpu is a built-in backend of every precision", "[cpu]") {
   bool found = false;
   for (int32_t n = 0; n < sattn_backend_count(); ++n) {
     sattn_backend_info info = SATTN_BACKEND_INFO_INIT;
@@ -56,13 +57,13 @@ TEST_CASE("cpu is a built-in backend without int8 and int4", "[cpu]") {
     CHECK(info.available == 1);
     CHECK(info.is_plugin == 0);
     CHECK((info.precision_mask & (1u << SATTN_PRECISION_BF16)) != 0);
-    CHECK((info.precision_mask & (1u << SATTN_PRECISION_INT8)) == 0);
-    CHECK((info.precision_mask & (1u << SATTN_PRECISION_INT4)) == 0);
+    CHECK((info.precision_mask & (1u << SATTN_PRECISION_INT8)) != 0);
+    CHECK((info.precision_mask & (1u << SATTN_PRECISION_INT4)) != 0);
   }
   CHECK(found);
 }
 
-TEST_CASE("automatic selection takes cpu for fp32 and bf16 dense, reference for int8", "[cpu]") {
+TEST_CASE("automatic selection takes cpu for fp32, bf16 and int8, reference for int8 beyond head_dim 1040", "[cpu]") {
   const Chosen fp32 = choose(dense_desc(SATTN_PRECISION_FP32));
   REQUIRE(fp32.status == SATTN_OK);
   CHECK(fp32.backend == "cpu");
@@ -74,8 +75,16 @@ TEST_CASE("automatic selection takes cpu for fp32 and bf16 dense, reference for 
   CHECK(bf16.kernel.substr(bf16.kernel.size() - 5) == "_bf16");
   const Chosen int8 = choose(dense_desc(SATTN_PRECISION_INT8));
   REQUIRE(int8.status == SATTN_OK);
-  CHECK(int8.backend == "reference");
-  CHECK(choose(dense_desc(SATTN_PRECISION_INT8), "cpu", SATTN_PREF_STRICT).status != SATTN_OK);
+  CHECK(int8.backend == "cpu");
+  CHECK(int8.kernel.substr(int8.kernel.size() - 5) == "_int8");
+  sattn_attention_desc wide = dense_desc(SATTN_PRECISION_INT8);
+  wide.head_dim = wide.head_dim_v = 1041;  // 1041 * 127^2 > 2^24: fp32 could round an int8 dot product
+  const Chosen wide_auto = choose(wide);
+  REQUIRE(wide_auto.status == SATTN_OK);
+  CHECK(wide_auto.backend == "reference");
+  const Chosen wide_cpu = choose(wide, "cpu", SATTN_PREF_STRICT);
+  CHECK(wide_cpu.status == SATTN_ERROR_NOT_SUPPORTED);
+  CHECK(wide_cpu.error.find("1040") != std::string::npos);
 }
 
 TEST_CASE("SATTN_CPU_ISA forces a path the CPU has and refuses others with a reason", "[cpu]") {
