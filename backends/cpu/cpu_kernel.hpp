@@ -40,6 +40,35 @@ struct KernelParams {
   const float* lse_shift = nullptr;  // [B, Hq, Lq]
 };
 
+// Where each piece of a worker's scratch lies, in floats from its start, every piece 64-byte aligned: one definition
+// for carving the scratch (cpu_kernel.inc) and for sizing it (scratch_floats), so the two cannot disagree. rows:
+// the block's rows (padded), tk: key columns (padded), dv: value columns (padded).
+struct ScratchLayout {
+  int64_t q, kt, v, s, p, o, m, l, alpha, row, total;
+};
+inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_t head_dim, int64_t head_dim_v) {
+  ScratchLayout layout{};
+  int64_t at = 0;
+  auto take = [&at](int64_t floats) {
+    const int64_t offset = at;
+    at += (floats + 15) / 16 * 16;
+    return offset;
+  };
+  layout.q = take(rows * head_dim);  // Q rows (fp32, or bf16 on the amx path)
+  layout.kt = take(head_dim * tk);   // K^T of the tile when a task packs its own
+  layout.v = take(tk * dv);          // V of the tile likewise
+  layout.s = take(rows * tk);        // scores, then P
+  layout.p = take(rows * tk / 2);    // P as bf16 (amx path)
+  layout.o = take(rows * dv);        // O accumulators
+  layout.m = take(rows);             // running max
+  layout.l = take(rows);             // running sum
+  layout.alpha = take(rows);         // rescale factors of the tile
+  const int64_t wider = head_dim > head_dim_v ? head_dim : head_dim_v;
+  layout.row = take(wider > tk ? wider : tk);  // a row of Q, K or V on its way, or the tile's key scales
+  layout.total = at;
+  return layout;
+}
+
 // Floats of scratch one worker needs for tiles of tile_q x tile_k and `group` stacked query heads.
 int64_t scratch_floats(int64_t tile_q, int64_t tile_k, int64_t group, int64_t head_dim, int64_t head_dim_v);
 
