@@ -173,6 +173,9 @@ typedef struct sattn_run_counters {
   int64_t simulated_cycles;
   int64_t instructions;
   double energy_pj;
+  /* Kept (query, key) pairs of this run, for a backend that selected itself (layout NULL); the core's layout
+   * counts them otherwise. Check struct_size before writing: an older core passes the smaller struct. */
+  int64_t kept_pairs;
 } sattn_run_counters;
 
 /* The backend selects data-dependent patterns on its own device: run() gets layout NULL for them. Without this
@@ -211,6 +214,12 @@ typedef struct sattn_backend_ops {
    * its device. Thread safe: one plan runs from many threads at once. */
   sattn_status (*run)(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
                       size_t workspace_bytes, void* stream, sattn_run_counters* counters);
+  /* Optional (NULL or absent in an older table: never). 1 when the backend makes the selection of this
+   * data-dependent problem itself, inside run() (which then gets layout NULL), instead of the core building its
+   * layout before every run: a CPU backend that streams top-k or N:M selection over key tiles with its own kernels.
+   * Asked once at plan creation; it must then produce exactly the kept sets of docs/patterns.md. (A backend with
+   * SATTN_BACKEND_SELECTS_ON_DEVICE selects every data-dependent pattern itself whatever this says.) */
+  int (*selects_itself)(const sattn_problem* problem);
 } sattn_backend_ops;
 
 typedef const sattn_backend_ops* (*sattn_backend_entry_fn)(uint32_t host_abi_version, const sattn_host_api* host);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,6 +35,9 @@ struct Plan {
   int64_t pair_floats = 0;     // packed K/V of one (batch, kv head) pair; 0: tasks pack their own tiles
   int64_t chunk_pairs = 0;     // pairs packed at once into the workspace
   size_t quantized_bytes = 0;  // int8/int4: the quantised operands (cpu_quantized.hpp), after the rest
+  int32_t selecting = 0;       // the pattern whose selection the kernel makes (layout NULL in run), or 0
+  SelectionScratch selection;
+  int64_t task_counters = 0;  // selecting plans: kept pairs per task (int64), after the rest
 };
 
 // Packed K/V a run may hold at once. Packing every key tile once per run, instead of once per query tile that reads
@@ -77,6 +81,30 @@ bool block_pattern(int32_t pattern) {
          pattern == SATTN_PATTERN_BLOCK_MASK;
 }
 
+// The selection the kernel makes itself (cpu_select.inc) for top-k per query and N:M at float precisions: streamed
+// over key tiles, nothing of size Lq x Lk. N:M needs whole groups in a tile (M <= 256); top-k holds 2k candidates
+// per row of a block, within kMaxCandidateBytes per worker. Elsewhere the core builds the layout.
+constexpr int64_t kMaxCandidateBytes = int64_t{32} << 20;
+
+SelectionScratch selection_scratch(const sattn_attention_desc& d) {
+  SelectionScratch selection;
+  if (d.pattern == SATTN_PATTERN_TOPK_PER_QUERY) selection.candidates_per_row = 2 * d.params.topk_k;
+  // Selection scores come from a GEMM of their own on the inputs as given (rounding as the core's dot products),
+  // never from the attention's rounded, scaled tile: see cpu_select.inc.
+  selection.own_operands = true;
+  return selection;
+}
+
+int selects_itself(const sattn_problem* problem) {
+  const sattn_attention_desc& d = *problem->desc;
+  if (sattn_is_integer_precision(d.precision)) return 0;
+  if (d.pattern == SATTN_PATTERN_NM_STRUCTURED) return d.params.nm_m <= 256 ? 1 : 0;
+  if (d.pattern != SATTN_PATTERN_TOPK_PER_QUERY) return 0;
+  const int64_t rows = (d.num_q_heads / d.num_kv_heads) * 64;  // a block of the 64-row query tiles
+  const double bytes = static_cast<double>(rows) * 2.0 * static_cast<double>(d.params.topk_k) * 8.0;
+  return bytes <= static_cast<double>(kMaxCandidateBytes) ? 1 : 0;
+}
+
 // 64 x 64 tiles: a 64-key tile of K and V at D = 64 (32 KiB) stays in L1/L2 next to the stacked queries, and 64 is
 // a multiple of every micro-kernel width. Block patterns get tiles of their block size when it is a multiple of 8 and
 // at most 256, so every kept block is one FULL (or CAUSAL) tile instead of a bit mask cutting across tiles. Wider
@@ -87,6 +115,12 @@ void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) 
   const bool use_block = block_pattern(d.pattern) && block > 0 && block % 8 == 0 && block <= 256;
   const int64_t needed = (std::max(d.q_len, d.kv_len) + INT32_MAX - 1) / INT32_MAX;
   *tile_q = *tile_k = std::clamp<int64_t>(std::max(use_block ? block : 64, needed), 1, 65536);
+  // N:M selected in the kernel: key tiles of whole groups (a multiple of M near 64).
+  if (d.pattern == SATTN_PATTERN_NM_STRUCTURED && selects_itself(problem) == 1) {
+    const int64_t m = d.params.nm_m;
+    *tile_k = std::max(*tile_k, m * ((64 + m - 1) / m));
+    *tile_k = (*tile_k + m - 1) / m * m;
+  }
 }
 
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void** state) {
@@ -101,8 +135,10 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
     plan->kernel = std::string("cpu_flash_") + isa.name + "_" + sattn_precision_name(d.precision);
     plan->run_task = isa.run_task;
     plan->pack_kv_tile = isa.pack_kv_tile;
-    plan->slot_floats =
-        scratch_floats(problem->tile_q, problem->tile_k, d.num_q_heads / d.num_kv_heads, d.head_dim, d.head_dim_v);
+    plan->selecting = selects_itself(problem) == 1 ? d.pattern : 0;
+    if (plan->selecting != 0) plan->selection = selection_scratch(d);
+    plan->slot_floats = scratch_floats(problem->tile_q, problem->tile_k, d.num_q_heads / d.num_kv_heads, d.head_dim,
+                                       d.head_dim_v, plan->selection);
     const int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
     // More workers than cores never run at once, so a larger prefs.num_threads (up to INT32_MAX) gets no more slots:
     // the workspace stays a few tiles per core whatever the caller asks.
@@ -115,6 +151,7 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
     const int64_t pair_floats = k_tiles * packed_tile_floats(problem->tile_k, d.head_dim, d.head_dim_v);
     const int64_t pairs = d.batch * d.num_kv_heads;
     if (sattn_is_integer_precision(d.precision)) plan->quantized_bytes = quantized_workspace(d, keys);
+    if (plan->selecting != 0) plan->task_counters = d.batch * d.num_kv_heads * q_tiles;
     if (q_tiles > 1 && pair_floats * static_cast<int64_t>(sizeof(float)) <= kPackBudgetBytes) {
       plan->pair_floats = pair_floats;
       plan->chunk_pairs = std::min(pairs, kPackBudgetBytes / static_cast<int64_t>(sizeof(float)) / pair_floats);
@@ -131,7 +168,7 @@ const char* kernel_name(const void* state) { return static_cast<const Plan*>(sta
 size_t workspace_size(const void* state) {
   const Plan& plan = *static_cast<const Plan*>(state);
   return static_cast<size_t>(plan.slots * plan.slot_floats + plan.chunk_pairs * plan.pair_floats) * sizeof(float) +
-         plan.quantized_bytes;
+         plan.quantized_bytes + static_cast<size_t>(plan.task_counters) * sizeof(int64_t);
 }
 
 sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
@@ -155,43 +192,75 @@ void attend_tasks(const Plan& plan, const KernelParams& params, float* scratch, 
 }
 
 sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
-                 size_t workspace_bytes, void*, sattn_run_counters*) {
+                 size_t workspace_bytes, void*, sattn_run_counters* counters) {
   return boundary([&] {
     const Plan& plan = *static_cast<const Plan*>(state);
-    if (layout == nullptr) throw Failure{SATTN_ERROR_INTERNAL, "cpu backend: the core passed no layout"};
+    if (layout == nullptr && plan.selecting == 0)
+      throw Failure{SATTN_ERROR_INTERNAL, "cpu backend: the core passed no layout"};
     if (workspace_bytes < workspace_size(state) || (workspace == nullptr && workspace_size(state) > 0))
       throw Failure{SATTN_ERROR_INVALID_ARGUMENT, "cpu backend: the workspace is smaller than workspace_size"};
+    const sattn_attention_desc& desc = plan.desc;
     sattn_layout_view view{};
     view.struct_size = sizeof view;
-    check(host->get_layout_view(layout, &view));
+    if (layout != nullptr) {
+      check(host->get_layout_view(layout, &view));
+    } else {  // the kernel selects: a view of the tile grid alone (no spans; every batch and head shares it)
+      view.tile_q = plan.problem.tile_q;
+      view.tile_k = plan.problem.tile_k;
+      view.num_q_tiles = (desc.q_len + view.tile_q - 1) / view.tile_q;
+      view.num_k_tiles = (desc.kv_len + view.tile_k - 1) / view.tile_k;
+      view.q_len = desc.q_len;
+      view.kv_len = desc.kv_len;
+      view.batches = view.heads = view.head_divisor = 1;
+    }
     if (view.tile_q != plan.problem.tile_q || view.tile_k != plan.problem.tile_k)  // the scratch is sized by them
       throw Failure{SATTN_ERROR_INTERNAL, "cpu backend: the layout's tiles differ from the plan's"};
     const sattn_attention_desc& d = plan.desc;
     KernelParams params{&view,          args->q, args->k,    args->v,      args->o, args->lse,   d.batch, d.num_q_heads,
                         d.num_kv_heads, d.q_len, d.head_dim, d.head_dim_v, d.scale, d.precision, nullptr, 0};
     float* scratch = static_cast<float*>(workspace);
+    if (plan.selecting != 0) {
+      params.selecting = plan.selecting;
+      params.causal = (d.flags & SATTN_FLAG_CAUSAL) != 0u;
+      params.topk_k = d.params.topk_k;
+      params.nm_n = d.params.nm_n;
+      params.nm_m = d.params.nm_m;
+      params.selection = plan.selection;
+      params.kept_per_task = reinterpret_cast<int64_t*>(static_cast<char*>(workspace) + workspace_size(state) -
+                                                        plan.task_counters * sizeof(int64_t));
+      std::fill(params.kept_per_task, params.kept_per_task + plan.task_counters, int64_t{0});
+    }
     sattn_tensor quantized[3];  // int8/int4: Q, K, V as the quantised integers; params points here
     if (plan.quantized_bytes > 0) {
-      void* operands = static_cast<char*>(workspace) + (workspace_size(state) - plan.quantized_bytes);
+      void* operands = static_cast<char*>(workspace) +
+                       (workspace_size(state) - plan.quantized_bytes - plan.task_counters * sizeof(int64_t));
       prepare_quantized(plan.problem, *args, view, view.kv_len, operands, params, quantized);
     }
     const int64_t pairs = d.batch * d.num_kv_heads;
     if (plan.pair_floats == 0 ||
         view.num_k_tiles * packed_tile_floats(view.tile_k, d.head_dim, d.head_dim_v) != plan.pair_floats) {
       attend_tasks(plan, params, scratch, 0, pairs * view.num_q_tiles);
-      return;
+    } else {
+      float* packed = scratch + plan.slots * plan.slot_floats;
+      params.packed = packed;
+      for (int64_t first = 0; first < pairs; first += plan.chunk_pairs) {
+        const int64_t chunk = std::min(plan.chunk_pairs, pairs - first);
+        params.packed_first_pair = first;
+        const int64_t tiles_per_pair = view.num_k_tiles, tile_floats = plan.pair_floats / tiles_per_pair;
+        parallel_for(chunk * tiles_per_pair, plan.problem.num_threads, 4, [&](int64_t begin, int64_t end) {
+          for (int64_t t = begin; t < end; ++t)
+            plan.pack_kv_tile(params, first + t / tiles_per_pair, t % tiles_per_pair, packed + t * tile_floats);
+        });
+        attend_tasks(plan, params, scratch, first * view.num_q_tiles, (first + chunk) * view.num_q_tiles);
+      }
     }
-    float* packed = scratch + plan.slots * plan.slot_floats;
-    params.packed = packed;
-    for (int64_t first = 0; first < pairs; first += plan.chunk_pairs) {
-      const int64_t chunk = std::min(plan.chunk_pairs, pairs - first);
-      params.packed_first_pair = first;
-      const int64_t tiles_per_pair = view.num_k_tiles, tile_floats = plan.pair_floats / tiles_per_pair;
-      parallel_for(chunk * tiles_per_pair, plan.problem.num_threads, 4, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t)
-          plan.pack_kv_tile(params, first + t / tiles_per_pair, t % tiles_per_pair, packed + t * tile_floats);
-      });
-      attend_tasks(plan, params, scratch, first * view.num_q_tiles, (first + chunk) * view.num_q_tiles);
+    // The core counts kept pairs from its layout; a selecting run reports its own (in counters of a core that knows
+    // the field).
+    if (plan.selecting != 0 && counters != nullptr &&
+        counters->struct_size >= offsetof(sattn_run_counters, kept_pairs) + sizeof(int64_t)) {
+      int64_t kept = 0;
+      for (int64_t t = 0; t < plan.task_counters; ++t) kept += params.kept_per_task[t];
+      counters->kept_pairs = kept;
     }
   });
 }
@@ -219,7 +288,8 @@ const sattn_backend_ops kOps{sizeof(sattn_backend_ops),
                              kernel_name,
                              workspace_size,
                              can_implement,
-                             run};
+                             run,
+                             selects_itself};
 
 }  // namespace
 }  // namespace sattn_cpu

@@ -35,8 +35,10 @@ bool has_amx() {
   static const bool granted = amx::enable_tiles();
   return granted;
 }
+// bf16 with AMX-sized heads; landmark's derived keys and the row selections (top-k, N:M) stay on avx512.
 bool amx_applies(const sattn_attention_desc& d) {
-  return d.precision == SATTN_PRECISION_BF16 && d.head_dim % 32 == 0 && d.pattern != SATTN_PATTERN_LANDMARK;
+  return d.precision == SATTN_PRECISION_BF16 && d.head_dim % 32 == 0 && d.pattern != SATTN_PATTERN_LANDMARK &&
+         d.pattern != SATTN_PATTERN_TOPK_PER_QUERY && d.pattern != SATTN_PATTERN_NM_STRUCTURED;
 }
 #endif
 bool always() { return true; }

@@ -17,6 +17,14 @@ namespace sattn_cpu {
 constexpr int64_t kRowPad = 96;
 constexpr int64_t kColPad = 32;
 
+// Selection the kernel makes itself (top-k, N:M): candidates per row (top-k: 2k scores and key indices), and
+// whether its scores need operands of their own (f32 tensors at a 16-bit precision: selection reads the inputs as
+// given, attention their rounded values).
+struct SelectionScratch {
+  int64_t candidates_per_row = 0;
+  bool own_operands = false;
+};
+
 // What one run hands the kernel; the kernel reads it from many threads at once.
 struct KernelParams {
   const sattn_layout_view* view;
@@ -38,15 +46,26 @@ struct KernelParams {
   const float* k_scale = nullptr;    // [B, Hk, keys]
   const float* v_scale = nullptr;    // [B, Hk, Dv]
   const float* lse_shift = nullptr;  // [B, Hq, Lq]
+  // The pattern whose selection the kernel makes itself (view->spans unused: SATTN_PATTERN_TOPK_PER_QUERY or
+  // SATTN_PATTERN_NM_STRUCTURED), 0 otherwise; with the causal flag, and where each task adds its kept pairs.
+  int32_t selecting = 0;
+  bool causal = false;
+  int64_t topk_k = 0, nm_n = 0, nm_m = 0;
+  SelectionScratch selection{};
+  int64_t* kept_per_task = nullptr;  // [B * Hk * num_q_tiles]
 };
 
 // Where each piece of a worker's scratch lies, in floats from its start, every piece 64-byte aligned: one definition
 // for carving the scratch (cpu_kernel.inc) and for sizing it (scratch_floats), so the two cannot disagree. rows:
 // the block's rows (padded), tk: key columns (padded), dv: value columns (padded).
 struct ScratchLayout {
-  int64_t q, kt, v, s, p, o, m, l, alpha, row, total;
+  int64_t q, kt, v, s, p, o, m, l, alpha, row;
+  int64_t q_sel, k_sel, s_sel;  // selection's own operands and scores (when it needs them)
+  int64_t candidates, counts;   // top-k candidates (Candidate) per row, and how many each row holds
+  int64_t total;
 };
-inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_t head_dim, int64_t head_dim_v) {
+inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_t head_dim, int64_t head_dim_v,
+                                    SelectionScratch selection = {}) {
   ScratchLayout layout{};
   int64_t at = 0;
   auto take = [&at](int64_t floats) {
@@ -65,12 +84,19 @@ inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_
   layout.alpha = take(rows);         // rescale factors of the tile
   const int64_t wider = head_dim > head_dim_v ? head_dim : head_dim_v;
   layout.row = take(wider > tk ? wider : tk);  // a row of Q, K or V on its way, or the tile's key scales
+  const int64_t own = selection.own_operands ? 1 : 0;
+  layout.q_sel = take(own * rows * head_dim);
+  layout.k_sel = take(own * head_dim * tk);
+  layout.s_sel = take(own * rows * tk);
+  layout.candidates = take(rows * selection.candidates_per_row * 3);      // a Candidate is three floats wide
+  layout.counts = take(selection.candidates_per_row > 0 ? rows * 4 : 0);  // two int64 per row
   layout.total = at;
   return layout;
 }
 
 // Floats of scratch one worker needs for tiles of tile_q x tile_k and `group` stacked query heads.
-int64_t scratch_floats(int64_t tile_q, int64_t tile_k, int64_t group, int64_t head_dim, int64_t head_dim_v);
+int64_t scratch_floats(int64_t tile_q, int64_t tile_k, int64_t group, int64_t head_dim, int64_t head_dim_v,
+                       SelectionScratch selection = {});
 
 // Floats of one packed K/V tile: K^T [head_dim][tile_k padded], V [tile_k padded][head_dim_v padded] and a staging
 // row for the packing, each 64-byte aligned.

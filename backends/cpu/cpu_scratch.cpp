@@ -5,10 +5,11 @@ namespace {
 int64_t round_up(int64_t a, int64_t b) { return (a + b - 1) / b * b; }
 }  // namespace
 
-int64_t scratch_floats(int64_t tile_q, int64_t tile_k, int64_t group, int64_t head_dim, int64_t head_dim_v) {
+int64_t scratch_floats(int64_t tile_q, int64_t tile_k, int64_t group, int64_t head_dim, int64_t head_dim_v,
+                       SelectionScratch selection) {
   // Rows padded to kRowPad: at least what any path's carve pads a block of group * tile_q rows to.
   return scratch_layout(round_up(group * tile_q, kRowPad), round_up(tile_k, kColPad), round_up(head_dim_v, kColPad),
-                        head_dim, head_dim_v)
+                        head_dim, head_dim_v, selection)
       .total;
 }
 

@@ -108,7 +108,8 @@ const sattn_backend_ops kOps{sizeof(sattn_backend_ops),
                              kernel_name,
                              workspace_size,
                              can_implement,
-                             run};
+                             run,
+                             nullptr};  // selects_itself: the core builds every layout
 
 }  // namespace
 }  // namespace sattn_reference

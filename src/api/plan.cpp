@@ -210,6 +210,10 @@ std::unique_ptr<sattn_plan> create_plan(const sattn_attention_desc* desc, const 
          " plan time, for q_len up to 2^30; got q_len ", plan->desc.q_len);
   if (!layout_depends_on_run(plan->desc.pattern)) plan->static_layout = make_layout_or_explain(plan->problem, nullptr);
 
+  if (layout_depends_on_run(plan->desc.pattern))
+    plan->backend_selects = (backend.ops->flags & SATTN_BACKEND_SELECTS_ON_DEVICE) != 0u ||
+                            (backend.ops->selects_itself != nullptr && backend.ops->selects_itself(&plan->problem) == 1);
+
   clear_last_error();
   void* state = nullptr;
   const sattn_status status = backend.ops->plan_create(&plan->problem, plan->static_layout.get(), &state);
@@ -254,11 +258,11 @@ void run_plan(const sattn_plan& plan, const sattn_run_args* user_args, void* wor
 
   std::unique_ptr<sattn_layout> run_layout;
   const sattn_layout* layout = plan.static_layout.get();
-  if (layout == nullptr && (ops.flags & SATTN_BACKEND_SELECTS_ON_DEVICE) == 0) {
+  if (layout == nullptr && !plan.backend_selects) {
     run_layout = make_layout_or_explain(plan.problem, &args);
     layout = run_layout.get();
   }
-  sattn_run_counters counters{sizeof(sattn_run_counters), 0u, -1, -1, -1.0};
+  sattn_run_counters counters{sizeof(sattn_run_counters), 0u, -1, -1, -1.0, -1};
   clear_last_error();
   if (const sattn_status status =
           ops.run(plan.state, &args, layout, aligned, plan.backend_workspace, stream, &counters);
@@ -270,6 +274,12 @@ void run_plan(const sattn_plan& plan, const sattn_run_args* user_args, void* wor
   if (layout != nullptr) {
     plan.stats.kept_pairs = layout->kept_pairs;
     plan.stats.density = layout->density();
+  } else if (counters.kept_pairs >= 0) {  // the backend selected and counted
+    const sattn_attention_desc& d = plan.desc;
+    plan.stats.kept_pairs = counters.kept_pairs;
+    plan.stats.density = static_cast<double>(counters.kept_pairs) /
+                         (static_cast<double>(d.batch) * static_cast<double>(d.num_q_heads) *
+                          static_cast<double>(d.q_len) * static_cast<double>(d.kv_len));
   }
   plan.stats.simulated_cycles = counters.simulated_cycles;
   plan.stats.instructions = counters.instructions;

@@ -21,6 +21,9 @@ struct sattn_plan {
   std::string backend_name, kernel, reason;
   double density_estimate = 0.0, flops_estimate = 0.0, bytes_estimate = 0.0;
   size_t backend_workspace = 0;
+  // The backend makes this data-dependent problem's selection itself (run gets layout NULL): it selects on its
+  // device (SATTN_BACKEND_SELECTS_ON_DEVICE) or said so through ops.selects_itself at plan creation.
+  bool backend_selects = false;
 
   mutable std::mutex stats_mutex;
   mutable sattn_plan_stats stats{};

@@ -3,9 +3,13 @@
 // by SATTN_CPU_ISA.
 #include <sattn.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -119,4 +123,110 @@ TEST_CASE("the cpu workspace stays a few tiles per core whatever prefs.num_threa
   REQUIRE(sattn_plan_workspace_size(plan, &greedy) == SATTN_OK);
   sattn_plan_destroy(plan);
   CHECK(greedy <= modest * 1024);  // at most one slot per core of any real machine
+}
+
+namespace {
+
+struct RunResult {
+  std::vector<float> out, lse;
+  sattn_plan_stats stats = SATTN_PLAN_STATS_INIT;
+};
+
+// Runs d on the named backend (strict) over contiguous f32 inputs; returns O, LSE and the plan's statistics.
+RunResult run_on(const char* backend, const sattn_attention_desc& d, const std::vector<float>& q,
+                 const std::vector<float>& k, const std::vector<float>& v) {
+  sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
+  prefs.backend = backend;
+  prefs.flags = SATTN_PREF_STRICT;
+  sattn_plan* plan = nullptr;
+  REQUIRE(sattn_plan_create(&d, &prefs, &plan) == SATTN_OK);
+  RunResult result;
+  result.out.assign(static_cast<size_t>(d.batch * d.num_q_heads * d.q_len * d.head_dim_v), 0.0f);
+  result.lse.assign(static_cast<size_t>(d.batch * d.num_q_heads * d.q_len), 0.0f);
+  auto tensor = [](const float* data, int64_t b, int64_t h, int64_t l, int64_t dim) {
+    sattn_tensor t{};
+    t.device_type = SATTN_DEVICE_CPU;
+    t.data = const_cast<float*>(data);
+    t.dtype = SATTN_DTYPE_F32;
+    t.ndim = 4;
+    const int64_t shape[4] = {b, h, l, dim};
+    int64_t stride = 1;
+    for (int i = 3; i >= 0; --i) {
+      t.shape[i] = shape[i];
+      t.strides[i] = stride;
+      stride *= shape[i];
+    }
+    return t;
+  };
+  const sattn_tensor tq = tensor(q.data(), d.batch, d.num_q_heads, d.q_len, d.head_dim);
+  const sattn_tensor tk = tensor(k.data(), d.batch, d.num_kv_heads, d.kv_len, d.head_dim);
+  const sattn_tensor tv = tensor(v.data(), d.batch, d.num_kv_heads, d.kv_len, d.head_dim_v);
+  const sattn_tensor to = tensor(result.out.data(), d.batch, d.num_q_heads, d.q_len, d.head_dim_v);
+  sattn_tensor tl = tensor(result.lse.data(), d.batch, d.num_q_heads, d.q_len, 1);
+  tl.ndim = 3;
+  sattn_run_args args = SATTN_RUN_ARGS_INIT;
+  args.q = &tq;
+  args.k = &tk;
+  args.v = &tv;
+  args.o = &to;
+  args.lse = &tl;
+  size_t bytes = 0;
+  REQUIRE(sattn_plan_workspace_size(plan, &bytes) == SATTN_OK);
+  std::vector<unsigned char> workspace(bytes + 64);
+  void* aligned = workspace.data();
+  size_t space = workspace.size();
+  std::align(64, bytes, aligned, space);
+  REQUIRE(sattn_plan_run(plan, &args, aligned, bytes, nullptr) == SATTN_OK);
+  REQUIRE(sattn_plan_get_stats(plan, &result.stats) == SATTN_OK);
+  sattn_plan_destroy(plan);
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("cpu selects top-k and N:M itself: same keys as reference, ties to the lower index, kept pairs counted",
+          "[cpu]") {
+  // Keys in identical pairs (2j, 2j + 1) make every score tie with its neighbour's: the lower index must win, in
+  // top-k across tiles and in N:M groups. Lq > Lk with causal leaves the first rows empty.
+  sattn_attention_desc d = SATTN_ATTENTION_DESC_INIT;
+  d.batch = 1;
+  d.num_q_heads = 3;
+  d.num_kv_heads = 1;
+  d.q_len = 150;
+  d.kv_len = 140;
+  d.head_dim = d.head_dim_v = 16;
+  std::vector<float> q(static_cast<size_t>(3 * 150 * 16)), k(static_cast<size_t>(140 * 16)), v(k.size());
+  uint32_t state = 12345u;
+  auto uniform = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<float>(state >> 8) / 16777216.0f * 4.0f - 2.0f;
+  };
+  for (float& x : q) x = uniform();
+  for (float& x : v) x = uniform();
+  for (size_t j = 0; j < 140; j += 2)
+    for (size_t c = 0; c < 16; ++c) k[j * 16 + c] = k[(j + 1) * 16 + c] = uniform();
+  for (const bool causal : {false, true})
+    for (const int pattern : {SATTN_PATTERN_TOPK_PER_QUERY, SATTN_PATTERN_NM_STRUCTURED}) {
+      d.flags = causal ? SATTN_FLAG_CAUSAL : 0u;
+      d.pattern = pattern;
+      d.params = SATTN_PATTERN_PARAMS_INIT;
+      d.params.topk_k = 9;  // odd: one of a tied pair is in, the other out
+      d.params.nm_n = 1;    // 1:2 groups hold exactly one tied pair each (kept: the lower one)
+      d.params.nm_m = 2;
+      INFO("pattern " << sattn_pattern_name(pattern) << (causal ? " causal" : ""));
+      const RunResult cpu = run_on("cpu", d, q, k, v), reference = run_on("reference", d, q, k, v);
+      CHECK(cpu.stats.kept_pairs == reference.stats.kept_pairs);
+      CHECK(cpu.stats.density == Approx(reference.stats.density));
+      double worst = 0.0;
+      for (size_t n = 0; n < cpu.out.size(); ++n)
+        worst = std::max(worst, static_cast<double>(std::fabs(cpu.out[n] - reference.out[n])));
+      CHECK(worst < 1e-4);
+      for (size_t n = 0; n < cpu.lse.size(); ++n) {
+        if (std::isinf(reference.lse[n])) {
+          CHECK(std::isinf(cpu.lse[n]));
+        } else {
+          CHECK(cpu.lse[n] == Approx(reference.lse[n]).margin(1e-4));
+        }
+      }
+    }
 }

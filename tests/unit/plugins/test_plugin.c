@@ -203,6 +203,7 @@ newer_ops table = {{
 #else
                        naive_run,
 #endif
+                       NULL, /* selects_itself: the core builds every layout */
                    },
                    NULL};
 
