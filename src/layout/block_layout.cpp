@@ -122,7 +122,16 @@ void build_row(const Geometry& g, const PatternRule& rule, int64_t heads, int64_
   rule.candidates(b, h, qt, s.candidates);
   for (const int32_t kt : s.candidates) {
     const int64_t j0 = g.k_begin(kt), j1 = g.k_end(kt);
-    if (g.causal && j0 > p_last) break;  // candidates ascend: every later tile is in the future too
+    if (g.causal && j0 > p_last) break;         // candidates ascend: every later tile is in the future too
+    if (rule.keeps_whole_tile(b, h, qt, kt)) {  // FULL, or CAUSAL where the diagonal cuts it: counted by rows
+      int64_t kept = 0;
+      for (int64_t i = i0; i < i1; ++i)
+        kept += g.causal ? std::clamp<int64_t>(g.position(i) + 1, j0, j1) - j0 : j1 - j0;
+      if (kept == 0) continue;
+      row.add(kt, kept == (i1 - i0) * (j1 - j0) ? SATTN_TILE_FULL : SATTN_TILE_CAUSAL, nullptr, 0);
+      row.kept += kept;
+      continue;
+    }
     std::fill(s.words.begin(), s.words.end(), 0);
     int64_t kept = 0, kept_without_causal = 0;
     for (int64_t i = i0; i < i1; ++i) {

@@ -48,6 +48,13 @@ class PatternRule {
   // Without causal: out[j - j0] = keep(i, j) for query i of (batch b, query head hq), keys j in [j0, j1) of one
   // candidate tile.
   virtual void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const = 0;
+  // true when, without causal, every query of tile qt of (batch', head') keeps every key of candidate tile kt: the
+  // builder then classifies the tile without evaluating keep_row element by element (block patterns whose blocks
+  // are the tiles). false: not known, evaluate.
+  virtual bool keeps_whole_tile(int64_t b, int64_t h, int64_t qt, int64_t kt) const {
+    (void)b, (void)h, (void)qt, (void)kt;
+    return false;
+  }
 };
 
 }  // namespace sattn

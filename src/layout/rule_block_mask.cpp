@@ -21,6 +21,10 @@ class BlockMaskRule final : public PatternRule {
     append_block_tiles(g_, block_, blocks, out);
     sort_unique(out);
   }
+  // Tiles that are the blocks: a kept block is a whole tile.
+  bool keeps_whole_tile(int64_t b, int64_t h, int64_t qt, int64_t kt) const override {
+    return g_.tile_q == block_ && g_.tile_k == block_ && load_u8(mask_, b, h, qt, kt) != 0;
+  }
   void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
     const int64_t bb = mask_.shape[0] == 1 ? 0 : b, h = mask_.shape[1] == 1 ? 0 : hq, qb = i / block_;
     for (int64_t j = j0; j < j1; ++j) out[j - j0] = load_u8(mask_, bb, h, qb, j / block_) != 0 ? 1 : 0;

@@ -54,6 +54,12 @@ class BlockTopkRule final : public PatternRule {
     append_block_tiles(g_, block_, blocks, out);
     sort_unique(out);
   }
+  // Tiles that are the blocks (the backend asked for tiles of the block size): a kept block is a whole tile.
+  bool keeps_whole_tile(int64_t b, int64_t h, int64_t qt, int64_t kt) const override {
+    if (g_.tile_q != block_ || g_.tile_k != block_) return false;
+    const auto& kept = kept_blocks(b, h, qt);
+    return std::binary_search(kept.begin(), kept.end(), static_cast<int32_t>(kt));
+  }
   void keep_row(int64_t b, int64_t hq, int64_t i, int64_t j0, int64_t j1, uint8_t* out) const override {
     const auto& kept = kept_blocks(b, hq / g_.group, i / block_);
     for (int64_t j = j0; j < j1; ++j)
