@@ -12,7 +12,8 @@ namespace sattn {
 int64_t element_count(const sattn_tensor& t);
 
 // Copies a 4-D tensor [d0, d1, d2, d3] to dst in contiguous row-major order as fp32.
-void gather_f32(const sattn_tensor& t, float* dst);
+// num_threads as prefs.num_threads: 0 = all cores (large tensors convert in parallel), 1 = the calling thread only.
+void gather_f32(const sattn_tensor& t, float* dst, int32_t num_threads = 0);
 
 // Writes n fp32 values to t[i0][i1][i2][0..n) (4-D) converted to t's dtype.
 void scatter_row(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, const float* src, int64_t n);

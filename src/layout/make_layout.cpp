@@ -9,9 +9,9 @@
 namespace sattn {
 namespace {
 
-std::vector<float> contiguous_f32(const sattn_tensor& t) {
+std::vector<float> contiguous_f32(const sattn_tensor& t, int32_t num_threads) {
   std::vector<float> data(static_cast<size_t>(element_count(t)));
-  gather_f32(t, data.data());
+  gather_f32(t, data.data(), num_threads);
   return data;
 }
 
@@ -46,7 +46,7 @@ std::unique_ptr<sattn_layout> make_layout(const sattn_problem& problem, const sa
     return build_layout(g, make_block_mask_rule(problem, g, *args->block_mask), num_threads);
   }
   SelectionInputs in{problem, *args, {}, {}};
-  in.k = contiguous_f32(*args->k);
+  in.k = contiguous_f32(*args->k, num_threads);
   if (pattern == SATTN_PATTERN_LANDMARK) {
     std::vector<float> keys, values;
     compute_landmarks(in, keys, values);
@@ -56,7 +56,7 @@ std::unique_ptr<sattn_layout> make_layout(const sattn_problem& problem, const sa
     layout->derived_values = std::move(values);
     return layout;
   }
-  in.q = contiguous_f32(*args->q);
+  in.q = contiguous_f32(*args->q, num_threads);
   const Geometry g = Geometry::of(problem, d.kv_len);
   switch (pattern) {
     case SATTN_PATTERN_BLOCK_TOPK:
