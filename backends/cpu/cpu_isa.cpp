@@ -1,6 +1,8 @@
 #include "cpu_isa.hpp"
 
+#if SATTN_CPU_X86
 #include <cpuid.h>
+#endif
 
 #include <cstdlib>
 #include <cstring>
