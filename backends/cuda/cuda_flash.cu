@@ -59,7 +59,9 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
   uint16_t* const v_tiles = k_tiles + 2 * kKeys * kStride<D>;  // two buffers
   const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
   const int group = lane / 4, quad = lane % 4;  // the mma fragment coordinates of this lane
-  const int64_t qt = blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
+  // The last query tiles first: under causal masks they have the most key tiles, and starting them early keeps the
+  // tail of the grid short.
+  const int64_t qt = gridDim.x - 1 - blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
   const int64_t hk = hq / (p.q_heads / p.kv_heads), q0 = qt * kRows;
   const uint16_t* const q_head = static_cast<const uint16_t*>(p.q.data) + b * p.q.stride[0] + hq * p.q.stride[1];
   const uint16_t* const k_head = static_cast<const uint16_t*>(p.k.data) + b * p.k.stride[0] + hk * p.k.stride[1];
