@@ -1,0 +1,54 @@
+// Device helpers both kernels share: element loads and stores by dtype, and walking a layout row's key tiles.
+#pragma once
+
+#include <sattn_kernels.h>
+
+#include <cuda_runtime.h>
+
+#include "cuda_kernels.hpp"
+
+namespace sattn_cuda {
+
+__device__ inline float load_element(const void* base, int64_t index, int32_t dtype) {
+  if (dtype == SATTN_DTYPE_F32) return static_cast<const float*>(base)[index];
+  const uint16_t bits = static_cast<const uint16_t*>(base)[index];
+  return dtype == SATTN_DTYPE_BF16 ? sattn_bf16_to_float(bits) : sattn_f16_to_float(bits);
+}
+
+__device__ inline void store_element(void* base, int64_t index, int32_t dtype, float value) {
+  if (dtype == SATTN_DTYPE_F32) {
+    static_cast<float*>(base)[index] = value;
+    return;
+  }
+  static_cast<uint16_t*>(base)[index] =
+      dtype == SATTN_DTYPE_BF16 ? sattn_float_to_bf16(value) : sattn_float_to_f16(value);
+}
+
+// Offset in elements of row `row` of head h of batch b.
+__device__ inline int64_t row_offset(const Operand& t, int64_t b, int64_t h, int64_t row) {
+  return b * t.stride[0] + h * t.stride[1] + row * t.stride[2];
+}
+
+// The key tiles of one layout row in ascending order: span by span, tile by tile. Every thread of a block walks
+// the same row, so the cursor stays uniform and the branches it takes do not diverge.
+struct TileCursor {
+  const sattn_tile_span* spans;
+  int64_t span, span_end, tile;
+
+  __device__ static TileCursor begin(const sattn_layout_view& layout, int64_t row) {
+    TileCursor c{layout.spans, layout.row_ptr[row], layout.row_ptr[row + 1], 0};
+    while (c.span < c.span_end && c.spans[c.span].k_begin >= c.spans[c.span].k_end) ++c.span;
+    if (c.span < c.span_end) c.tile = c.spans[c.span].k_begin;
+    return c;
+  }
+  __device__ bool valid() const { return span < span_end; }
+  __device__ const sattn_tile_span& current() const { return spans[span]; }
+  __device__ void advance() {
+    if (++tile < spans[span].k_end) return;
+    while (++span < span_end && spans[span].k_begin >= spans[span].k_end) {
+    }
+    if (span < span_end) tile = spans[span].k_begin;
+  }
+};
+
+}  // namespace sattn_cuda

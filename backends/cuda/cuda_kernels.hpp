@@ -1,0 +1,46 @@
+// The launch interface between the backend's host code (compiled by the C++ compiler) and its kernels (nvcc): plain
+// structs passed by value as kernel parameters, and one launch function per kernel family.
+#pragma once
+
+#include <sattn_backend.h>
+
+#include <cstdint>
+
+namespace sattn_cuda {
+
+// A 4-D tensor on the device, strides in elements.
+struct Operand {
+  void* data;
+  int64_t stride[4];
+};
+
+struct KernelParams {
+  Operand q, k, v, o;
+  float* lse;  // nullptr: not written
+  int64_t lse_stride[3];
+  int32_t dtype;      // sattn_dtype of q, k, v and o
+  int32_t precision;  // sattn_precision of the computation
+  int64_t batch, q_heads, kv_heads, q_len, kv_len, head_dim, head_dim_v;
+  float scale_log2;  // softmax scale times log2(e): the kernels exponentiate with exp2f
+  // The plan's static layout, its pointers (row_ptr, spans, bits, rule) in device memory.
+  sattn_layout_view layout;
+};
+
+// cudaError_t as int, so that this header needs no CUDA header.
+// Any head dims, dtypes, precisions and strides: one warp per query row on CUDA cores.
+int launch_generic(const KernelParams& params, void* stream);
+// Tensor cores (mma.sync m16n8k16, fp32 accumulation) for f16/bf16 tensors of the same precision, head_dim ==
+// head_dim_v in {64, 128}, unit column stride and 16-byte aligned rows; the layout's tiles must be 64 x 64.
+bool flash_supports(const KernelParams& params);
+int launch_flash(const KernelParams& params, void* stream);
+// Raise the kernels' dynamic shared-memory limits; called at plan time so that run() only launches.
+int prepare_generic();
+int prepare_flash();
+
+// The flash kernel's tile shape, which the layout is built with.
+constexpr int64_t kTileQ = 64;
+constexpr int64_t kTileK = 64;
+// The generic kernel keeps one query row and its output row per warp in shared memory.
+constexpr int64_t kMaxGenericHeadDim = 1024;
+
+}  // namespace sattn_cuda

@@ -1,0 +1,43 @@
+// The cuda backend's plan: the problem and the static layout copied to device memory at plan time, so that run()
+// only validates pointers and launches.
+#pragma once
+
+#include <sattn_backend.h>
+
+#include <string>
+
+namespace sattn_cuda {
+
+extern const sattn_host_api* host;
+
+struct Plan {
+  sattn_attention_desc desc;  // the plan's own copy: problem.desc points here
+  sattn_problem problem;
+  int device = 0;
+  void* device_layout = nullptr;  // one allocation: rule, row_ptr, spans, bits
+  sattn_layout_view layout{};     // its pointers point into device_layout
+  std::string kernel;             // what kernel_name reports
+};
+
+sattn_status plan_create(const sattn_problem* problem, const sattn_layout* static_layout, void** state);
+void plan_destroy(void* state);
+sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
+                 size_t workspace_bytes, void* stream, sattn_run_counters* counters);
+
+// Switches to a device for the scope and back to the caller's on exit (cheap: no synchronisation).
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device);
+  ~DeviceScope();
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  int previous_ = 0;
+};
+
+// "cuda backend: <what>: <cudaGetErrorString>" as a backend failure of SATTN_ERROR_DEVICE (or OUT_OF_MEMORY).
+[[noreturn]] void fail_cuda(int error, const std::string& what);
+void check_cuda(int error, const std::string& what);
+
+}  // namespace sattn_cuda

@@ -1,0 +1,88 @@
+// run(): checks that every tensor is memory of the plan's device, fills the kernel parameters and launches on the
+// caller's stream. Nothing here allocates or synchronises; launch failures come back as SATTN_ERROR_DEVICE.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "backend_host.hpp"
+#include "cuda_kernels.hpp"
+#include "cuda_plan.hpp"
+
+namespace sattn_cuda {
+
+using sattn_backend_util::Failure;
+
+namespace {
+
+// Host memory or another device's memory would fault inside the kernel (or read the wrong device): refuse it here
+// with the tensor's name.
+void check_pointer(const sattn_tensor* t, const char* name, int device) {
+  cudaPointerAttributes attributes{};
+  const cudaError_t error = cudaPointerGetAttributes(&attributes, t->data);
+  if (error != cudaSuccess) {
+    (void)cudaGetLastError();  // clears the sticky-free error so the next call does not report it
+    throw Failure{SATTN_ERROR_INVALID_ARGUMENT, std::string("cuda backend: ") + name +
+                                                    ".data is not memory CUDA knows: " + cudaGetErrorString(error)};
+  }
+  if (attributes.type == cudaMemoryTypeManaged) return;
+  if (attributes.type != cudaMemoryTypeDevice)
+    throw Failure{
+        SATTN_ERROR_INVALID_ARGUMENT,
+        std::string("cuda backend: ") + name + ".data is host memory, not memory of device " + std::to_string(device)};
+  if (attributes.device != device)
+    throw Failure{SATTN_ERROR_INVALID_ARGUMENT, std::string("cuda backend: ") + name + ".data is memory of device " +
+                                                    std::to_string(attributes.device) + ", not of the plan's device " +
+                                                    std::to_string(device)};
+}
+
+Operand operand(const sattn_tensor* t) {
+  return Operand{t->data, {t->strides[0], t->strides[1], t->strides[2], t->strides[3]}};
+}
+
+}  // namespace
+
+void check_pointers(const Plan& plan, const sattn_run_args* args) {
+  check_pointer(args->q, "q", plan.device);
+  check_pointer(args->k, "k", plan.device);
+  check_pointer(args->v, "v", plan.device);
+  check_pointer(args->o, "o", plan.device);
+  if (args->lse != nullptr) check_pointer(args->lse, "lse", plan.device);
+}
+
+sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
+                 size_t workspace_bytes, void* stream, sattn_run_counters* counters) {
+  (void)layout;  // the plan holds the static layout's device copy
+  (void)workspace;
+  (void)workspace_bytes;
+  (void)counters;
+  return sattn_backend_util::boundary(host, "cuda", [&] {
+    const Plan& plan = *static_cast<const Plan*>(state);
+    const sattn_attention_desc& d = plan.desc;
+    DeviceScope scope(plan.device);
+    check_pointers(plan, args);
+    KernelParams p{};
+    p.q = operand(args->q);
+    p.k = operand(args->k);
+    p.v = operand(args->v);
+    p.o = operand(args->o);
+    if (args->lse != nullptr) {
+      p.lse = static_cast<float*>(args->lse->data);
+      for (int a = 0; a < 3; ++a) p.lse_stride[a] = args->lse->strides[a];
+    }
+    p.dtype = d.dtype;
+    p.precision = d.precision;
+    p.batch = d.batch;
+    p.q_heads = d.num_q_heads;
+    p.kv_heads = d.num_kv_heads;
+    p.q_len = d.q_len;
+    p.kv_len = d.kv_len;
+    p.head_dim = d.head_dim;
+    p.head_dim_v = d.head_dim_v;
+    p.scale_log2 = d.scale * 1.4426950408889634f;
+    p.layout = plan.layout;
+    const int error = flash_supports(p) ? launch_flash(p, stream) : launch_generic(p, stream);
+    check_cuda(error, "launching the attention kernel");
+  });
+}
+
+}  // namespace sattn_cuda
