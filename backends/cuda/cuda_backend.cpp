@@ -105,7 +105,8 @@ const sattn_backend_ops ops = {sizeof(sattn_backend_ops),
                                kernel_name,
                                workspace_size,
                                can_implement,
-                               run};
+                               run,
+                               nullptr};  // selects_itself: no data-dependent pattern in this increment
 
 }  // namespace
 }  // namespace sattn_cuda
