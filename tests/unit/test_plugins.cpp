@@ -225,5 +225,7 @@ TEST_CASE("plugins on SATTN_PLUGIN_PATH load by themselves; broken ones are skip
   REQUIRE(find_backend("cpu") >= 0);
   REQUIRE(find_backend("naive_gpu") >= 0);
   REQUIRE(find_backend("naive_newer") >= 0);
-  REQUIRE(sattn_backend_count() == 5);
+  // The built-in backends and the four good test plugins; plus the cuda plugin where the build made one (it sits
+  // next to libsattn.so, where the registry looks first).
+  REQUIRE(sattn_backend_count() == 5 + (find_backend("cuda") >= 0 ? 1 : 0));
 }
