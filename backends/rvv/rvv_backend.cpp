@@ -1,0 +1,171 @@
+// The built-in RISC-V Vector backend "rvv": a flash-style kernel over the core's block layout, vectorised over query
+// rows with RVV 1.0 intrinsics (rvv_kernel.cpp), VLEN-agnostic. This increment runs fp32, bf16 and fp16 for every
+// pattern; int8/int4 are left out of precision_mask so the registry falls back to "reference".
+// Built for rv64gc like the rest of libsattn: it calls into the rv64gcv kernel sources only once probe() has seen V.
+#include <sattn_backend.h>
+#include <sattn_kernels.h>
+
+#include <algorithm>
+#include <climits>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "rvv_host.hpp"
+#include "rvv_kernel.hpp"
+
+namespace sattn_rvv {
+
+const sattn_host_api* host = nullptr;
+
+namespace {
+
+struct Plan {
+  sattn_attention_desc desc;  // the plan's own copy: problem.desc points here
+  sattn_problem problem;
+  std::string kernel;
+  int64_t slot_floats;  // scratch of one worker
+  int64_t slots;        // workers that may run at once, each with its own slot of the workspace
+};
+
+// Registration asks once; every other entry point runs only for an available backend.
+int probe() { return probe_has_vector() ? 1 : 0; }
+
+bool integer_or_odd_dtype(const sattn_attention_desc& d) {
+  return sattn_is_integer_precision(d.precision) ||
+         (d.dtype != SATTN_DTYPE_F32 && d.dtype != SATTN_DTYPE_F16 && d.dtype != SATTN_DTYPE_BF16);
+}
+
+sattn_status supports(const sattn_problem* problem) {
+  if (integer_or_odd_dtype(*problem->desc)) {
+    host->set_error("rvv backend: only fp32, bf16 and fp16 precisions of f32, f16 and bf16 tensors in this version");
+    return SATTN_ERROR_NOT_SUPPORTED;
+  }
+  return SATTN_OK;
+}
+
+bool block_pattern(int32_t pattern) {
+  return pattern == SATTN_PATTERN_BLOCK_TOPK || pattern == SATTN_PATTERN_BLOCK_LOCAL_GLOBAL ||
+         pattern == SATTN_PATTERN_BLOCK_MASK;
+}
+
+// Query rows per tile: enough that the G stacked heads fill whole chunks of VLMAX rows (each vector instruction
+// then works on VLMAX lanes), at least 128, and no more than the sequence has. Block patterns take their block
+// size (a multiple of 8, at most 256) for both sides, so every kept block is one FULL or CAUSAL tile, as in cpu.
+void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) {
+  const sattn_attention_desc& d = *problem->desc;
+  const int64_t group = std::max<int64_t>(1, d.num_q_heads / std::max<int64_t>(1, d.num_kv_heads));
+  const int64_t block = d.params.block_size;
+  const int64_t needed = (std::max(d.q_len, d.kv_len) + INT32_MAX - 1) / INT32_MAX;
+  if (block_pattern(d.pattern) && block > 0 && block % 8 == 0 && block <= 256) {
+    *tile_q = *tile_k = std::clamp<int64_t>(std::max(block, needed), 1, 65536);
+    return;
+  }
+  const int64_t rows = std::max<int64_t>(128, (chunk_rows() + group - 1) / group);
+  *tile_q = std::clamp<int64_t>(std::max(std::min(rows, d.q_len), needed), 1, 65536);
+  // 64 keys: the per-tile work (packing K^T, the softmax's rescale) is a few percent of the tile's multiply-adds,
+  // and band patterns waste less on their edge tiles than with longer ones.
+  *tile_k = std::clamp<int64_t>(std::max<int64_t>(64, needed), 1, 65536);
+}
+
+// Estimated seconds, only compared with the other backends' estimates, which count 2 (D + Dv) flops per kept pair
+// at 40 GFLOP/s (cpu) and 4 GFLOP/s (reference). The kernel's instruction count per pair shrinks with the lanes a
+// vector instruction fills (VLMAX rows, or the rows a tile has); below 4 lanes the portable cpu backend is the
+// better choice, above it rvv is.
+double cost(const sattn_problem* problem) {
+  const sattn_attention_desc& d = *problem->desc;
+  const double pairs = static_cast<double>(d.batch) * static_cast<double>(d.num_q_heads) *
+                       static_cast<double>(d.q_len) * static_cast<double>(d.kv_len);
+  const int64_t group = std::max<int64_t>(1, d.num_q_heads / std::max<int64_t>(1, d.num_kv_heads));
+  const double lanes = static_cast<double>(std::min(chunk_rows(), group * std::min<int64_t>(d.q_len, 128)));
+  return 2.0 * pairs * static_cast<double>(d.head_dim + d.head_dim_v) / (4e10 * std::max(0.5, lanes / 4.0));
+}
+
+sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void** state) {
+  return boundary([&] {
+    auto plan = std::make_unique<Plan>();
+    plan->desc = *problem->desc;
+    plan->problem = *problem;
+    plan->problem.desc = &plan->desc;
+    const sattn_attention_desc& d = plan->desc;
+    plan->kernel = "rvv_flash_m" + std::to_string(kMacLmul) + "_vlen" + std::to_string(vector_bytes() * 8) + "_" +
+                   sattn_precision_name(d.precision);
+    const int64_t group = d.num_q_heads / d.num_kv_heads;
+    plan->slot_floats = scratch_floats(problem->tile_q, problem->tile_k, group, d.head_dim, d.head_dim_v);
+    const int64_t cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+    // More workers than cores never run at once: the workspace stays a few tiles per core whatever the caller asks.
+    plan->slots = problem->num_threads > 0 ? std::min<int64_t>(problem->num_threads, cores) : cores;
+    *state = plan.release();
+  });
+}
+
+void plan_destroy(void* state) { delete static_cast<Plan*>(state); }
+
+const char* kernel_name(const void* state) { return static_cast<const Plan*>(state)->kernel.c_str(); }
+
+// Scratch lives in the caller's workspace: one slot per worker, each sized by the tile (never by Lq x Lk).
+size_t workspace_size(const void* state) {
+  const Plan& plan = *static_cast<const Plan*>(state);
+  return static_cast<size_t>(plan.slots * plan.slot_floats) * sizeof(float);
+}
+
+sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
+
+sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
+                 size_t workspace_bytes, void*, sattn_run_counters*) {
+  return boundary([&] {
+    const Plan& plan = *static_cast<const Plan*>(state);
+    if (layout == nullptr) throw Failure{SATTN_ERROR_INTERNAL, "rvv backend: the core passed no layout"};
+    if (workspace_bytes < workspace_size(state) || (workspace == nullptr && workspace_size(state) > 0))
+      throw Failure{SATTN_ERROR_INVALID_ARGUMENT, "rvv backend: the workspace is smaller than workspace_size"};
+    sattn_layout_view view{};
+    view.struct_size = sizeof view;
+    check(host->get_layout_view(layout, &view));
+    if (view.tile_q != plan.problem.tile_q || view.tile_k != plan.problem.tile_k)  // the scratch is sized by them
+      throw Failure{SATTN_ERROR_INTERNAL, "rvv backend: the layout's tiles differ from the plan's"};
+    const sattn_attention_desc& d = plan.desc;
+    const KernelParams params{&view,         args->q,        args->k, args->v,    args->o,      args->lse, d.batch,
+                              d.num_q_heads, d.num_kv_heads, d.q_len, d.head_dim, d.head_dim_v, d.scale,   d.precision};
+    const int64_t tasks = d.batch * d.num_kv_heads * view.num_q_tiles;
+    const int64_t slots = std::min(plan.slots, tasks);
+    float* scratch = static_cast<float*>(workspace);
+    // Worker slot c runs tasks c, c + slots, ...: interleaving spreads the longer causal rows over the workers.
+    parallel_for(slots, plan.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c)
+        for (int64_t t = c; t < tasks; t += slots) run_task(params, scratch + c * plan.slot_floats, t);
+    });
+  });
+}
+
+constexpr uint32_t kAllPatterns = ((1u << SATTN_PATTERN_COUNT) - 1u) & ~(1u << SATTN_PATTERN_AUTO);
+constexpr uint32_t kPrecisions =
+    (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) | (1u << SATTN_PRECISION_FP16);
+
+const sattn_backend_ops kOps{sizeof(sattn_backend_ops),
+                             SATTN_BACKEND_ABI_VERSION,
+                             "rvv",
+                             "RISC-V Vector 1.0 flash-style attention, vectorised over query rows, any VLEN: every "
+                             "pattern, fp32/bf16/fp16",
+                             SATTN_DEVICE_CPU,
+                             0u,
+                             kAllPatterns,
+                             kPrecisions,
+                             probe,
+                             supports,
+                             cost,
+                             tile_shape,
+                             plan_create,
+                             plan_destroy,
+                             kernel_name,
+                             workspace_size,
+                             can_implement,
+                             run};
+
+}  // namespace
+}  // namespace sattn_rvv
+
+extern "C" const sattn_backend_ops* sattn_rvv_backend_entry(uint32_t abi, const sattn_host_api* api) {
+  if (abi != SATTN_BACKEND_ABI_VERSION || api == nullptr || api->struct_size < sizeof(sattn_host_api)) return nullptr;
+  sattn_rvv::host = api;
+  return &sattn_rvv::kOps;
+}
