@@ -1,10 +1,13 @@
 // The built-in "cpu" backend: registered next to "reference", chosen automatically for what it runs (fp32 and
-// bf16 dense here), never for int8 (left to "reference"), and its instruction-set path forced by SATTN_CPU_ISA.
+// bf16 dense here; in riscv64 builds on a hart with V the "rvv" backend is preferred to it), never for int8 (left to
+// "reference"), and its instruction-set path forced by SATTN_CPU_ISA.
 #include <sattn.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <string>
+
+#include "api_helpers.hpp"
 
 namespace {
 
@@ -62,14 +65,15 @@ TEST_CASE("cpu is a built-in backend without int8 and int4", "[cpu]") {
   CHECK(found);
 }
 
-TEST_CASE("automatic selection takes cpu for fp32 and bf16 dense, reference for int8", "[cpu]") {
+TEST_CASE("automatic selection takes cpu (or rvv) for fp32 and bf16 dense, reference for int8", "[cpu]") {
+  const std::string fastest = test::fastest_builtin_backend();
   const Chosen fp32 = choose(dense_desc(SATTN_PRECISION_FP32));
   REQUIRE(fp32.status == SATTN_OK);
-  CHECK(fp32.backend == "cpu");
-  CHECK(fp32.kernel.rfind("cpu_flash_", 0) == 0);
+  CHECK(fp32.backend == fastest);
+  CHECK(fp32.kernel.rfind(fastest + "_flash_", 0) == 0);
   const Chosen bf16 = choose(dense_desc(SATTN_PRECISION_BF16));
   REQUIRE(bf16.status == SATTN_OK);
-  CHECK(bf16.backend == "cpu");
+  CHECK(bf16.backend == fastest);
   CHECK(bf16.kernel.size() > 5);
   CHECK(bf16.kernel.substr(bf16.kernel.size() - 5) == "_bf16");
   const Chosen int8 = choose(dense_desc(SATTN_PRECISION_INT8));
@@ -87,9 +91,9 @@ TEST_CASE("SATTN_CPU_ISA forces a path the CPU has and refuses others with a rea
   const Chosen unknown = choose(dense_desc(SATTN_PRECISION_FP32), "cpu", SATTN_PREF_STRICT);
   CHECK(unknown.status == SATTN_ERROR_NOT_SUPPORTED);
   CHECK(unknown.error.find("SATTN_CPU_ISA=sse9") != std::string::npos);
-  const Chosen fallback = choose(dense_desc(SATTN_PRECISION_FP32));  // not strict: reference takes over
+  const Chosen fallback = choose(dense_desc(SATTN_PRECISION_FP32));  // not strict: another backend takes over
   CHECK(fallback.status == SATTN_OK);
-  CHECK(fallback.backend == "reference");
+  CHECK(fallback.backend == (test::backend_available("rvv") ? "rvv" : "reference"));
   unsetenv("SATTN_CPU_ISA");
 }
 

@@ -177,6 +177,9 @@ PerformanceResult BenchRunner::measure(const Problem& problem, Plan& plan, const
   if (details.pattern == SATTN_PATTERN_DENSE) {
     dense_medians_[dense_key] = result.timing.median;
     result.dense_median = result.timing.median;
+  } else if (!options_.compare_dense) {
+    result.dense_median = std::numeric_limits<double>::quiet_NaN();
+    result.dense_note = "no dense time: --compare-dense=no";
   } else {
     try {
       result.dense_median = dense_median(dense, details.backend);
