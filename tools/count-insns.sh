@@ -5,11 +5,11 @@
 #   tools/count-insns.sh --backend=rvv --vlen=256 b1hq2hk1lq128d64 pattern=dense
 #
 # sattn-bench (of the riscv64 build, default build/riscv64) runs the problem in perf mode on one thread with
-# --compare-dense=no, once with --reps=1 and once with --reps=1+N (default N = 2). qemu logs every instruction it
-# executes (-one-insn-per-tb -d nochain,exec: one "Trace" line per instruction, no chained blocks skipping the log);
-# the log goes through a pipe into a counter, never to disk (it is gigabytes). The difference of the two counts is
-# N runs: start-up, input generation and plan creation cancel out. qemu's rdinstret returns host time in user mode,
-# and the installed qemu has no TCG plugins, hence the log.
+# --compare-dense=no --warm-up=no, once with --reps=1 and once with --reps=1+N (default N = 1). qemu logs every
+# instruction it executes (-one-insn-per-tb -d nochain,exec: one "Trace" line per instruction, no chained blocks
+# skipping the log); the log goes through a pipe into a counter, never to disk (it is gigabytes). The difference of
+# the two counts is N runs: start-up, input generation and plan creation cancel out. qemu's rdinstret returns host
+# time in user mode, and the installed qemu has no TCG plugins, hence the log.
 # Prints instructions per run and per kept (query, key) pair (kept pairs from the bench's JSON) and the kernel. The
 # count varies by a few hundred instructions between identical processes (the bench prints its timings, and their
 # digits vary), which --runs=N divides by N.
@@ -18,7 +18,7 @@ set -euo pipefail
 
 backend=rvv
 vlen=256
-runs=2
+runs=1
 build=""
 words=()
 for argument in "$@"; do
@@ -43,13 +43,14 @@ qemu=(qemu-riscv64 -L /usr/riscv64-linux-gnu -cpu "rv64,v=true,vlen=${vlen},vext
 scratch="$(mktemp -d)"
 trap 'rm -rf "${scratch}"' EXIT
 
-# Instructions of one bench process doing 1 + reps runs (the warm-up and the timed ones). qemu writes its log to
+# Instructions of one bench process doing reps runs. qemu writes its log to
 # descriptor 3, the pipe (-D keeps it buffered; on stderr it would be one write per line); the bench's own output
 # goes to a file.
 count() {
   local reps="$1" counted
   counted=$({ "${qemu[@]}" -one-insn-per-tb -d nochain,exec -D /dev/fd/3 "${bench}" --mode=perf --threads=1 \
-                --compare-dense=no --backend="${backend}" --reps="${reps}" "${words[*]}" >"${scratch}/bench.out" 2>&1; } 3>&1 | grep -c '^Trace' || true)
+                --compare-dense=no --warm-up=no --backend="${backend}" --reps="${reps}" "${words[*]}" \
+                >"${scratch}/bench.out" 2>&1; } 3>&1 | grep -c '^Trace' || true)
   if ! grep -q '1 timed only' "${scratch}/bench.out"; then
     echo "count-insns: the run failed or was not supported:" >&2
     cat "${scratch}/bench.out" >&2

@@ -63,9 +63,11 @@ void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) 
   }
   const int64_t rows = std::max<int64_t>(128, (chunk_rows() + group - 1) / group);
   *tile_q = std::clamp<int64_t>(std::max(std::min(rows, d.q_len), needed), 1, 65536);
-  // 64 keys: the per-tile work (packing K^T, the softmax's rescale) is a few percent of the tile's multiply-adds,
-  // and band patterns waste less on their edge tiles than with longer ones.
-  *tile_k = std::clamp<int64_t>(std::max<int64_t>(64, needed), 1, 65536);
+  // 64 keys: the per-tile work (packing K^T, the softmax's rescale) is a few percent of the tile's multiply-adds.
+  // Windows take 32: an edge tile costs the rows its keys concern (2 w + tile_k positions), so shorter tiles waste
+  // less (docs/performance.md counts both).
+  const int64_t keys = d.pattern == SATTN_PATTERN_SLIDING_WINDOW ? 32 : 64;
+  *tile_k = std::clamp<int64_t>(std::max(keys, needed), 1, 65536);
 }
 
 // Estimated seconds, only compared with the other backends' estimates, which count 2 (D + Dv) flops per kept pair

@@ -85,7 +85,8 @@ void fill(float* p, int64_t n, float value) {
 // R accumulators a0..a6 in named variables (vector types are sizeless: no arrays); unused ones are discarded.
 #define SATTN_RVV_EACH(OP) OP(0) OP(1) OP(2) OP(3) OP(4) OP(5) OP(6)
 
-// S^T rows c .. c + R (ld lds) of one chunk = sum over d of K^T[d][c + i] * Q^T[d] (ld ldr).
+// S^T rows c .. c + R (ld lds) of one chunk = sum over d of K^T[d][c + i] * Q^T[d] (ld ldr). Two steps of d per
+// iteration share the loop's counter and branch; one operand register suffices, as each q dies after its R uses.
 template <class V, int R>
 void scores_block(const float* qt, int64_t ldr, const float* kt, int64_t ldk, int64_t D, float* st, int64_t lds,
                   size_t vl) {
@@ -94,21 +95,35 @@ void scores_block(const float* qt, int64_t ldr, const float* kt, int64_t ldk, in
   if constexpr (R > i) a##i = V::splat(0.0f, vl);
   SATTN_RVV_EACH(SATTN_RVV_INIT)
 #undef SATTN_RVV_INIT
-  for (int64_t d = 0; d < D; ++d) {
-    const typename V::vf q = V::load(qt + d * ldr, vl);
-    const float* k = kt + d * ldk;
 #define SATTN_RVV_MAC(i) \
   if constexpr (R > i) a##i = __riscv_vfmacc(a##i, k[i], q, vl);
-    SATTN_RVV_EACH(SATTN_RVV_MAC)
-#undef SATTN_RVV_MAC
+  int64_t d = 0;
+  for (; d + 2 <= D; d += 2) {
+    {
+      const typename V::vf q = V::load(qt + d * ldr, vl);
+      const float* k = kt + d * ldk;
+      SATTN_RVV_EACH(SATTN_RVV_MAC)
+    }
+    {
+      const typename V::vf q = V::load(qt + (d + 1) * ldr, vl);
+      const float* k = kt + (d + 1) * ldk;
+      SATTN_RVV_EACH(SATTN_RVV_MAC)
+    }
   }
+  if (d < D) {
+    const typename V::vf q = V::load(qt + d * ldr, vl);
+    const float* k = kt + d * ldk;
+    SATTN_RVV_EACH(SATTN_RVV_MAC)
+  }
+#undef SATTN_RVV_MAC
 #define SATTN_RVV_STORE(i) \
   if constexpr (R > i) V::store(st + (i)*lds, a##i, vl);
   SATTN_RVV_EACH(SATTN_RVV_STORE)
 #undef SATTN_RVV_STORE
 }
 
-// O^T rows c .. c + R (ld ldr) of one chunk = alpha O^T + sum over keys j of V[j][c + i] * P^T[j] (ld lds).
+// O^T rows c .. c + R (ld ldr) of one chunk = alpha O^T + sum over keys j of V[j][c + i] * P^T[j] (ld lds), two
+// keys per iteration.
 template <class V, int R>
 void accumulate_block(const float* pt, int64_t lds, const float* v, int64_t ldv, int64_t nk, float* ot, int64_t ldr,
                       const float* alpha, size_t vl) {
@@ -120,14 +135,27 @@ void accumulate_block(const float* pt, int64_t lds, const float* v, int64_t ldv,
     SATTN_RVV_EACH(SATTN_RVV_INIT)
 #undef SATTN_RVV_INIT
   }
-  for (int64_t j = 0; j < nk; ++j) {
-    const typename V::vf p = V::load(pt + j * lds, vl);
-    const float* vr = v + j * ldv;
 #define SATTN_RVV_MAC(i) \
   if constexpr (R > i) a##i = __riscv_vfmacc(a##i, vr[i], p, vl);
-    SATTN_RVV_EACH(SATTN_RVV_MAC)
-#undef SATTN_RVV_MAC
+  int64_t j = 0;
+  for (; j + 2 <= nk; j += 2) {
+    {
+      const typename V::vf p = V::load(pt + j * lds, vl);
+      const float* vr = v + j * ldv;
+      SATTN_RVV_EACH(SATTN_RVV_MAC)
+    }
+    {
+      const typename V::vf p = V::load(pt + (j + 1) * lds, vl);
+      const float* vr = v + (j + 1) * ldv;
+      SATTN_RVV_EACH(SATTN_RVV_MAC)
+    }
   }
+  if (j < nk) {
+    const typename V::vf p = V::load(pt + j * lds, vl);
+    const float* vr = v + j * ldv;
+    SATTN_RVV_EACH(SATTN_RVV_MAC)
+  }
+#undef SATTN_RVV_MAC
 #define SATTN_RVV_STORE(i) \
   if constexpr (R > i) V::store(ot + (i)*ldr, a##i, vl);
   SATTN_RVV_EACH(SATTN_RVV_STORE)
@@ -203,6 +231,9 @@ void softmax(float* st, int64_t lds, int64_t nk, float* m, float* l, float* alph
 }
 
 // ---- one task -------------------------------------------------------------------------------------------------------
+// The stacked rows interleave the heads: row r is query q0 + r / heads of head first_head + r % heads. The rows of
+// one run of query positions are then consecutive whatever the heads, so the rows a key tile concerns (a causal or
+// band edge) are one range of whole vectors.
 struct Rows {
   int64_t b, hk, q0, tq, first_head, heads;  // query rows [q0, q0 + tq) of query heads first_head + [0, heads)
 };
@@ -235,71 +266,104 @@ Scratch carve(float* base, int64_t rows, int64_t tile_k, int64_t D, int64_t Dv) 
   return s;
 }
 
-// Sets to -inf the scores of rows [first, last) of the head whose row 0 is at column[offset].
-inline void drop(float* column, int64_t offset, int64_t first, int64_t last) {
-  if (last > first) fill(column + offset + first, last - first, -INFINITY);
+// A RULE tile whose rule is a plain band (dilation 1, no global tokens): its kept positions per key are one interval.
+bool plain_band(const sattn_layout_view& view, const sattn_tile_span& span) {
+  if (span.kind != SATTN_TILE_RULE) return false;
+  const sattn_element_rule& rule = *view.rule;
+  return rule.kind == SATTN_RULE_BAND && rule.dilation == 1 && rule.global_tokens == 0;
 }
 
-// The mask of a CAUSAL, RULE or BITS tile over the chunk [r0, r0 + n) of stacked rows, column by column. The rows
-// of one head are consecutive query positions, so the kept rows of a causal or plain band column are one interval.
+// The query positions (relative to the tile's first row) that keep key j of a CAUSAL or plain band tile: [lo, hi).
+void kept_positions(const sattn_layout_view& view, const sattn_tile_span& span, const Rows& rows, int64_t j,
+                    int64_t* lo, int64_t* hi) {
+  const sattn_element_rule& rule = *view.rule;
+  const int64_t base = rows.q0 + rule.q_offset;  // position of the tile's row 0
+  if (span.kind == SATTN_TILE_CAUSAL) {          // kept: position >= j
+    *lo = j - base;
+    *hi = rows.tq;
+    return;
+  }
+  // kept: j - band_hi <= position <= j - band_lo, and position >= j with causal
+  *lo = (rule.causal ? max64(j - rule.band_hi, j) : j - rule.band_hi) - base;
+  *hi = j - rule.band_lo - base + 1;
+}
+
+// The stacked rows [*first, *last) that keep some key of tile [j0, j0 + nk): all of them but for causal and plain
+// band tiles, whose edge tiles then cost only the rows they concern.
+void tile_rows(const sattn_layout_view& view, const sattn_tile_span& span, const Rows& rows, int64_t j0, int64_t nk,
+               int64_t* first, int64_t* last) {
+  int64_t lo = 0, hi = rows.tq;
+  if (span.kind == SATTN_TILE_CAUSAL || plain_band(view, span)) {
+    // Both ends of a key's kept positions grow with the key: the first key gives the lowest, the last the highest.
+    int64_t hi_first = 0, lo_last = 0;
+    kept_positions(view, span, rows, j0, &lo, &hi_first);
+    kept_positions(view, span, rows, j0 + nk - 1, &lo_last, &hi);
+    lo = min64(max64(lo, 0), rows.tq);
+    hi = min64(max64(hi, lo), rows.tq);
+  }
+  *first = lo * rows.heads;
+  *last = hi * rows.heads;
+}
+
+// Sets to -inf the scores of chunk-relative rows [from, to) of one column (clamped to the chunk's n rows).
+inline void drop(float* column, int64_t from, int64_t to, int64_t n) {
+  from = max64(from, 0);
+  to = min64(to, n);
+  if (to > from) fill(column + from, to - from, -INFINITY);
+}
+
+// The mask of a CAUSAL, RULE or BITS tile over the chunk of stacked rows [r0, r0 + n), column by column.
 void mask_chunk(const KernelParams& p, const Rows& rows, const sattn_tile_span& span, int64_t kt, int64_t nk,
                 int64_t r0, int64_t n, const Scratch& s) {
   const sattn_layout_view& view = *p.view;
-  const sattn_element_rule& rule = *view.rule;
-  const int64_t j0 = kt * view.tile_k;
-  const bool band =
-      span.kind == SATTN_TILE_RULE && rule.kind == SATTN_RULE_BAND && rule.dilation == 1 && rule.global_tokens == 0;
-  for (int64_t seg = r0; seg < r0 + n;) {  // one head's rows at a time
-    const int64_t h = seg / rows.tq, a = seg - h * rows.tq;
-    const int64_t b = min64(rows.tq, r0 + n - h * rows.tq);  // rows [a, b) of head h
-    const int64_t base = rows.q0 + rule.q_offset;            // position of row 0
-    for (int64_t c = 0; c < nk; ++c) {
-      const int64_t j = j0 + c;
-      float* column = s.st + c * s.lds;
-      const int64_t offset = h * rows.tq - r0;  // column[offset + ii] is row ii of head h (offset + a >= 0)
-      if (span.kind == SATTN_TILE_CAUSAL) {
-        drop(column, offset, a, min64(b, j - base));  // kept: position >= j
-      } else if (band) {
-        // kept: j - band_hi <= position <= j - band_lo, and position >= j with causal
-        const int64_t lo = max64(j - rule.band_hi, rule.causal ? j : INT64_MIN / 2) - base;
-        const int64_t hi = j - rule.band_lo - base;
-        drop(column, offset, a, min64(b, lo));
-        drop(column, offset, max64(a, hi + 1), b);
-      } else if (span.kind == SATTN_TILE_RULE) {
-        for (int64_t ii = a; ii < b; ++ii)
-          if (!sattn_rule_keeps(view.rule, rows.q0 + ii, j)) column[offset + ii] = -INFINITY;
-      } else {  // BITS: bit c of each row's words, read as 32-bit halves
-        const uint32_t* words =
-            reinterpret_cast<const uint32_t*>(view.bits + span.bits +
-                                              ((kt - span.k_begin) * view.tile_q + a) * view.bits_words_per_row) +
-            c / 32;
-        const ptrdiff_t stride = view.bits_words_per_row * 8;
-        for (int64_t ii = a; ii < b;) {
-          const size_t vl = Pack::setvl(static_cast<size_t>(b - ii));
-          const Pack::vu bit =
-              __riscv_vand(__riscv_vsrl(Pack::load_u32(words + (ii - a) * stride / 4, stride, vl), c % 32, vl), 1u, vl);
-          float* at = column + offset + ii;
-          Pack::store(at, __riscv_vfmerge(Pack::load(at, vl), -INFINITY, __riscv_vmseq(bit, 0u, vl), vl), vl);
-          ii += static_cast<int64_t>(vl);
+  const int64_t j0 = kt * view.tile_k, H = rows.heads;
+  const bool interval = span.kind == SATTN_TILE_CAUSAL || plain_band(view, span);
+  for (int64_t c = 0; c < nk; ++c) {
+    const int64_t j = j0 + c;
+    float* column = s.st + c * s.lds;  // column[r - r0] is stacked row r
+    if (interval) {
+      int64_t lo = 0, hi = 0;
+      kept_positions(view, span, rows, j, &lo, &hi);
+      drop(column, 0, lo * H - r0, n);
+      drop(column, hi * H - r0, n, n);
+    } else if (span.kind == SATTN_TILE_RULE) {
+      for (int64_t r = r0; r < r0 + n; ++r)
+        if (!sattn_rule_keeps(view.rule, rows.q0 + r / H, j)) column[r - r0] = -INFINITY;
+    } else {  // BITS: bit c of each query row's words (read as 32-bit halves), for each head's rows of the chunk
+      const uint32_t* tile = reinterpret_cast<const uint32_t*>(
+          view.bits + span.bits + (kt - span.k_begin) * view.tile_q * view.bits_words_per_row);
+      const int64_t row_words = view.bits_words_per_row * 2;
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t first = r0 + sattn_positive_mod(h - r0, H);  // the chunk's first row of head h
+        for (int64_t r = first; r < r0 + n;) {
+          const size_t vl = Pack::setvl(static_cast<size_t>((r0 + n - r + H - 1) / H));
+          const Pack::vu word = Pack::load_u32(tile + (r / H) * row_words + c / 32, row_words * 4, vl);
+          const Pack::vb dropped = __riscv_vmseq(__riscv_vand(__riscv_vsrl(word, c % 32, vl), 1u, vl), 0u, vl);
+          float* at = column + (r - r0);
+          Pack::store(at, H * 4, __riscv_vfmerge(Pack::load(at, H * 4, vl), -INFINITY, dropped, vl), vl);
+          r += static_cast<int64_t>(vl) * H;
         }
       }
     }
-    seg = (h + 1) * rows.tq;
   }
 }
 
-// Q^T of the stacked rows, rounded to the precision and scaled: Q^T[d][h * tq + ii].
+// Q^T of the stacked rows, rounded to the precision and scaled: Q^T[d][ii * heads + h].
 void load_queries(const KernelParams& p, const Rows& rows, const Scratch& s) {
   const Source q = source_of(*p.q);
-  for (int64_t h = 0; h < rows.heads; ++h) {
+  const int64_t H = rows.heads;
+  for (int64_t h = 0; h < H; ++h) {
     const int64_t at = rows.b * q.strides[0] + (rows.first_head + h) * q.strides[1] + rows.q0 * q.strides[2];
     for (int64_t d = 0; d < p.head_dim; ++d) {
-      float* dst = s.qt + d * s.ldr + h * rows.tq;
+      float* dst = s.qt + d * s.ldr + h;
       for (int64_t ii = 0; ii < rows.tq;) {
         const size_t vl = Pack::setvl(static_cast<size_t>(rows.tq - ii));
         const Pack::vf x =
             load_values<Pack>(q, at + ii * q.strides[2] + d * q.strides[3], q.strides[2], p.precision, vl);
-        Pack::store(dst + ii, __riscv_vfmul(x, p.scale, vl), vl);
+        if (H == 1)
+          Pack::store(dst + ii, __riscv_vfmul(x, p.scale, vl), vl);
+        else
+          Pack::store(dst + ii * H, H * 4, __riscv_vfmul(x, p.scale, vl), vl);
         ii += static_cast<int64_t>(vl);
       }
     }
@@ -356,25 +420,26 @@ void softmax_for(int32_t precision, float* st, int64_t lds, int64_t nk, float* m
 
 // O and LSE of the stacked rows: O = O^T / l (0 where nothing was kept), LSE = m + log l (-inf there).
 void write_out(const KernelParams& p, const Rows& rows, const Scratch& s) {
-  const int64_t n_rows = rows.heads * rows.tq;
+  const int64_t H = rows.heads, n_rows = H * rows.tq;
   for (int64_t r = 0; r < n_rows; ++r) {
     const float l = s.l[r];
     if (p.lse != nullptr) {
       const sattn_tensor& t = *p.lse;
-      const int64_t hq = rows.first_head + r / rows.tq, i = rows.q0 + r % rows.tq;
+      const int64_t hq = rows.first_head + r % H, i = rows.q0 + r / H;
       static_cast<float*>(t.data)[rows.b * t.strides[0] + hq * t.strides[1] + i * t.strides[2]] =
           l > 0.0f ? s.m[r] + logf(l) : -INFINITY;
     }
     s.l[r] = l > 0.0f ? 1.0f / l : 0.0f;
   }
   const sattn_tensor& o = *p.o;
-  for (int64_t h = 0; h < rows.heads; ++h) {
+  for (int64_t h = 0; h < H; ++h) {
     const int64_t at = rows.b * o.strides[0] + (rows.first_head + h) * o.strides[1] + rows.q0 * o.strides[2];
     for (int64_t c = 0; c < p.head_dim_v; ++c)
       for (int64_t ii = 0; ii < rows.tq;) {
         const size_t vl = Pack::setvl(static_cast<size_t>(rows.tq - ii));
-        const int64_t r = h * rows.tq + ii;
-        const Pack::vf x = __riscv_vfmul(Pack::load(s.ot + c * s.ldr + r, vl), Pack::load(s.l + r, vl), vl);
+        const int64_t r = ii * H + h;
+        const Pack::vf x =
+            __riscv_vfmul(Pack::load(s.ot + c * s.ldr + r, H * 4, vl), Pack::load(s.l + r, H * 4, vl), vl);
         store_values<Pack>(o, at + ii * o.strides[2] + c * o.strides[3], o.strides[2], x, vl);
         ii += static_cast<int64_t>(vl);
       }
@@ -393,11 +458,14 @@ void attend(const KernelParams& p, const Rows& rows, int64_t layout_row, const S
     const sattn_tile_span& span = view.spans[n];
     for (int64_t kt = span.k_begin; kt < span.k_end; ++kt) {
       const int64_t j0 = kt * view.tile_k, nk = min64(view.tile_k, view.kv_len - j0);
+      int64_t first = 0, last = 0;
+      tile_rows(view, span, rows, j0, nk, &first, &last);
+      if (first >= last) continue;  // no row of this block keeps a key of the tile
       pack_keys(p, rows, j0, nk, s);
       int64_t ldv = 0;
       const float* v = values_of(p, rows, j0, nk, s, &ldv);
-      for (int64_t r0 = 0; r0 < n_rows;) {
-        const size_t vl = Mac::setvl(static_cast<size_t>(n_rows - r0));
+      for (int64_t r0 = first; r0 < last;) {
+        const size_t vl = Mac::setvl(static_cast<size_t>(last - r0));
         scores(s.qt + r0, s.ldr, s.kt, s.ldk, p.head_dim, nk, s.st, s.lds, vl);
         if (span.kind != SATTN_TILE_FULL) mask_chunk(p, rows, span, kt, nk, r0, static_cast<int64_t>(vl), s);
         softmax_for(p.precision, s.st, s.lds, nk, s.m + r0, s.l + r0, s.alpha, vl);

@@ -23,6 +23,7 @@ Options:
   --threads=N            CPU threads (default: all cores).
   --compare-dense=yes|no perf: also time the problem with pattern=dense for the speedup column (default yes); no
                          runs only the problem itself (tools/count-insns.sh counts its instructions that way).
+  --warm-up=yes|no       perf with --reps: the untimed warm-up run before the timed ones (default yes).
   --seed=S               seed of the random inputs (default 1). The inputs depend only on the seed and the shapes.
   --json=FILE            also write the results as JSON to FILE ("-" for standard output).
   --batch=FILE           read problems from FILE, one per line; '#' starts a comment. May be repeated.

@@ -150,7 +150,7 @@ CorrectnessResult BenchRunner::check_correctness(const Problem& problem, Plan& p
 Timing BenchRunner::time_plan(Plan& plan, const ProblemInputs& inputs, const sattn_attention_desc& desc) const {
   const ProblemOutputs outputs = make_outputs(desc);
   const sattn_run_args args = make_run_args(inputs, outputs);
-  return time_runs([&] { plan.run(args); }, options_.reps, kTimedSecondsPerProblem);
+  return time_runs([&] { plan.run(args); }, options_.reps, kTimedSecondsPerProblem, options_.warm_up);
 }
 
 PerformanceResult BenchRunner::measure(const Problem& problem, Plan& plan, const ProblemInputs& inputs,
