@@ -1,6 +1,5 @@
 // The built-in RISC-V Vector backend "rvv": a flash-style kernel over the core's block layout, vectorised over query
-// rows with RVV 1.0 intrinsics (rvv_kernel.cpp), VLEN-agnostic. This increment runs fp32, bf16 and fp16 for every
-// pattern; int8/int4 are left out of precision_mask so the registry falls back to "reference".
+// rows with RVV 1.0 intrinsics (rvv_kernel.cpp), VLEN-agnostic: fp32, bf16, fp16, int8 and int4 for every pattern.
 // Built for rv64gc like the rest of libsattn: it calls into the rv64gcv kernel sources only once probe() has seen V.
 #include <sattn_backend.h>
 #include <sattn_kernels.h>
@@ -10,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "rvv_host.hpp"
 #include "rvv_kernel.hpp"
@@ -31,14 +31,10 @@ struct Plan {
 // Registration asks once; every other entry point runs only for an available backend.
 int probe() { return probe_has_vector() ? 1 : 0; }
 
-bool integer_or_odd_dtype(const sattn_attention_desc& d) {
-  return sattn_is_integer_precision(d.precision) ||
-         (d.dtype != SATTN_DTYPE_F32 && d.dtype != SATTN_DTYPE_F16 && d.dtype != SATTN_DTYPE_BF16);
-}
-
 sattn_status supports(const sattn_problem* problem) {
-  if (integer_or_odd_dtype(*problem->desc)) {
-    host->set_error("rvv backend: only fp32, bf16 and fp16 precisions of f32, f16 and bf16 tensors in this version");
+  const sattn_attention_desc& d = *problem->desc;
+  if (d.dtype != SATTN_DTYPE_F32 && d.dtype != SATTN_DTYPE_F16 && d.dtype != SATTN_DTYPE_BF16) {
+    host->set_error("rvv backend: only f32, f16 and bf16 tensors");
     return SATTN_ERROR_NOT_SUPPORTED;
   }
   return SATTN_OK;
@@ -113,6 +109,50 @@ size_t workspace_size(const void* state) {
 
 sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
 
+// The int8/int4 operands of one run (docs/patterns.md): Q, K and V gathered to fp32 (landmark: the derived keys and
+// values) and quantised by the host, the one definition every backend shares.
+struct Quantized {
+  std::vector<float> q, k, v;
+  std::vector<int8_t> q8, k8, v8;
+  std::vector<float> q_scale, k_scale, v_scale, lse_shift;
+  sattn_quantized_operands operands{};
+};
+
+void quantize(const Plan& plan, const sattn_run_args& args, const sattn_layout_view& view, Quantized& out) {
+  const sattn_attention_desc& d = plan.desc;
+  const auto size = [](int64_t a, int64_t b, int64_t c, int64_t e) { return static_cast<size_t>(a * b * c * e); };
+  const int64_t kv_rows = view.kv_len;
+  out.q.resize(size(d.batch, d.num_q_heads, d.q_len, d.head_dim));
+  check(host->gather_f32(args.q, out.q.data()));
+  const float* k = view.keys;
+  const float* v = view.values;
+  if (k == nullptr) {  // not landmark: the run's K and V
+    out.k.resize(size(d.batch, d.num_kv_heads, kv_rows, d.head_dim));
+    out.v.resize(size(d.batch, d.num_kv_heads, kv_rows, d.head_dim_v));
+    check(host->gather_f32(args.k, out.k.data()));
+    check(host->gather_f32(args.v, out.v.data()));
+    k = out.k.data();
+    v = out.v.data();
+  }
+  out.q8.resize(out.q.size());
+  out.k8.resize(size(d.batch, d.num_kv_heads, kv_rows, d.head_dim));
+  out.v8.resize(size(d.batch, d.num_kv_heads, kv_rows, d.head_dim_v));
+  out.q_scale.resize(size(d.batch, d.num_q_heads, d.q_len, 1));
+  out.k_scale.resize(size(d.batch, d.num_kv_heads, kv_rows, 1));
+  out.v_scale.resize(size(d.batch, d.num_kv_heads, d.head_dim_v, 1));
+  out.lse_shift.resize(out.q_scale.size());
+  out.operands = sattn_quantized_operands{sizeof(sattn_quantized_operands),
+                                          0u,
+                                          out.q8.data(),
+                                          out.k8.data(),
+                                          out.v8.data(),
+                                          out.q_scale.data(),
+                                          out.k_scale.data(),
+                                          out.v_scale.data(),
+                                          out.lse_shift.data()};
+  check(host->quantize(&plan.problem, out.q.data(), k, v, kv_rows, &out.operands));
+}
+
 sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
                  size_t workspace_bytes, void*, sattn_run_counters*) {
   return boundary([&] {
@@ -126,8 +166,15 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
     if (view.tile_q != plan.problem.tile_q || view.tile_k != plan.problem.tile_k)  // the scratch is sized by them
       throw Failure{SATTN_ERROR_INTERNAL, "rvv backend: the layout's tiles differ from the plan's"};
     const sattn_attention_desc& d = plan.desc;
-    const KernelParams params{&view,         args->q,        args->k, args->v,    args->o,      args->lse, d.batch,
-                              d.num_q_heads, d.num_kv_heads, d.q_len, d.head_dim, d.head_dim_v, d.scale,   d.precision};
+    Quantized quantized;
+    if (sattn_is_integer_precision(d.precision)) quantize(plan, *args, view, quantized);
+    const KernelParams params{
+        &view,      args->q,       args->k,
+        args->v,    args->o,       args->lse,
+        d.batch,    d.num_q_heads, d.num_kv_heads,
+        d.q_len,    d.head_dim,    d.head_dim_v,
+        d.scale,    d.precision,   sattn_is_integer_precision(d.precision) ? &quantized.operands : nullptr,
+        view.kv_len};
     const int64_t tasks = d.batch * d.num_kv_heads * view.num_q_tiles;
     const int64_t slots = std::min(plan.slots, tasks);
     float* scratch = static_cast<float*>(workspace);
@@ -140,14 +187,15 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
 }
 
 constexpr uint32_t kAllPatterns = ((1u << SATTN_PATTERN_COUNT) - 1u) & ~(1u << SATTN_PATTERN_AUTO);
-constexpr uint32_t kPrecisions =
-    (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) | (1u << SATTN_PRECISION_FP16);
+constexpr uint32_t kPrecisions = (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) |
+                                 (1u << SATTN_PRECISION_FP16) | (1u << SATTN_PRECISION_INT8) |
+                                 (1u << SATTN_PRECISION_INT4);
 
 const sattn_backend_ops kOps{sizeof(sattn_backend_ops),
                              SATTN_BACKEND_ABI_VERSION,
                              "rvv",
                              "RISC-V Vector 1.0 flash-style attention, vectorised over query rows, any VLEN: every "
-                             "pattern, fp32/bf16/fp16",
+                             "pattern, fp32/bf16/fp16/int8/int4",
                              SATTN_DEVICE_CPU,
                              0u,
                              kAllPatterns,

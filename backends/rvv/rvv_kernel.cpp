@@ -58,6 +58,15 @@ inline typename V::vf load_values(const Source& s, int64_t at, int64_t step, int
   return round_input<V>(x, precision, vl);
 }
 
+// vl quantised values (int8 storage, step bytes apart) back in fp32: times their scales (consecutive floats) and
+// times extra. The int8/int4 operands of host->quantize are dequantised as tiles are packed, so the multiply-add
+// kernels stay the fp32 ones (the score of a pair is the same scale * s_q * s_k * (q_q . k_q), rounded in fp32).
+template <class V>
+inline typename V::vf dequantize(const int8_t* p, ptrdiff_t step, const float* scales, float extra, size_t vl) {
+  const typename V::vf x = __riscv_vfcvt_f(__riscv_vsext_vf4(V::load_i8(p, step, vl), vl), vl);
+  return __riscv_vfmul(__riscv_vfmul(x, V::load(scales, vl), vl), extra, vl);
+}
+
 // vl values to tensor t at element offset `at`, `step` elements apart, converted to its dtype.
 template <class V>
 inline void store_values(const sattn_tensor& t, int64_t at, int64_t step, typename V::vf x, size_t vl) {
@@ -351,15 +360,18 @@ void mask_chunk(const KernelParams& p, const Rows& rows, const sattn_tile_span& 
 // Q^T of the stacked rows, rounded to the precision and scaled: Q^T[d][ii * heads + h].
 void load_queries(const KernelParams& p, const Rows& rows, const Scratch& s) {
   const Source q = source_of(*p.q);
-  const int64_t H = rows.heads;
+  const int64_t H = rows.heads, D = p.head_dim;
   for (int64_t h = 0; h < H; ++h) {
     const int64_t at = rows.b * q.strides[0] + (rows.first_head + h) * q.strides[1] + rows.q0 * q.strides[2];
-    for (int64_t d = 0; d < p.head_dim; ++d) {
+    const int64_t row = (rows.b * p.num_q_heads + rows.first_head + h) * p.q_len + rows.q0;  // of the quantised Q
+    for (int64_t d = 0; d < D; ++d) {
       float* dst = s.qt + d * s.ldr + h;
       for (int64_t ii = 0; ii < rows.tq;) {
         const size_t vl = Pack::setvl(static_cast<size_t>(rows.tq - ii));
         const Pack::vf x =
-            load_values<Pack>(q, at + ii * q.strides[2] + d * q.strides[3], q.strides[2], p.precision, vl);
+            p.quantized != nullptr
+                ? dequantize<Pack>(p.quantized->q + (row + ii) * D + d, D, p.quantized->q_scale + row + ii, 1.0f, vl)
+                : load_values<Pack>(q, at + ii * q.strides[2] + d * q.strides[3], q.strides[2], p.precision, vl);
         if (H == 1)
           Pack::store(dst + ii, __riscv_vfmul(x, p.scale, vl), vl);
         else
@@ -373,6 +385,18 @@ void load_queries(const KernelParams& p, const Rows& rows, const Scratch& s) {
 // K^T of keys [j0, j0 + nk), rounded to the precision, into s.kt.
 void pack_keys(const KernelParams& p, const Rows& rows, int64_t j0, int64_t nk, const Scratch& s) {
   const sattn_layout_view& view = *p.view;
+  if (p.quantized != nullptr) {
+    const int64_t D = p.head_dim, row = (rows.b * p.num_kv_heads + rows.hk) * p.kv_rows + j0;
+    for (int64_t d = 0; d < D; ++d)
+      for (int64_t c = 0; c < nk;) {
+        const size_t vl = Pack::setvl(static_cast<size_t>(nk - c));
+        Pack::store(s.kt + d * s.ldk + c,
+                    dequantize<Pack>(p.quantized->k + (row + c) * D + d, D, p.quantized->k_scale + row + c, 1.0f, vl),
+                    vl);
+        c += static_cast<int64_t>(vl);
+      }
+    return;
+  }
   const Source k =
       view.keys != nullptr ? contiguous_f32(view.keys, p.num_kv_heads, view.kv_len, p.head_dim) : source_of(*p.k);
   const int64_t at = rows.b * k.strides[0] + rows.hk * k.strides[1] + j0 * k.strides[2];
@@ -391,6 +415,19 @@ const float* values_of(const KernelParams& p, const Rows& rows, int64_t j0, int6
                        int64_t* ldv) {
   const sattn_layout_view& view = *p.view;
   const int64_t Dv = p.head_dim_v;
+  if (p.quantized != nullptr) {
+    const int64_t row = (rows.b * p.num_kv_heads + rows.hk) * p.kv_rows + j0;
+    const float* channel_scale = p.quantized->v_scale + (rows.b * p.num_kv_heads + rows.hk) * Dv;
+    for (int64_t c = 0; c < nk; ++c)
+      for (int64_t d = 0; d < Dv;) {
+        const size_t vl = Pack::setvl(static_cast<size_t>(Dv - d));
+        Pack::store(s.v + c * Dv + d,
+                    dequantize<Pack>(p.quantized->v + (row + c) * Dv + d, 1, channel_scale + d, 1.0f, vl), vl);
+        d += static_cast<int64_t>(vl);
+      }
+    *ldv = Dv;
+    return s.v;
+  }
   const Source v =
       view.values != nullptr ? contiguous_f32(view.values, p.num_kv_heads, view.kv_len, Dv) : source_of(*p.v);
   const int64_t at = rows.b * v.strides[0] + rows.hk * v.strides[1] + j0 * v.strides[2];
@@ -426,8 +463,11 @@ void write_out(const KernelParams& p, const Rows& rows, const Scratch& s) {
     if (p.lse != nullptr) {
       const sattn_tensor& t = *p.lse;
       const int64_t hq = rows.first_head + r % H, i = rows.q0 + r / H;
+      // int8/int4: the smoothing of K shifted every score of the row; the LSE gets it back
+      const float shift =
+          p.quantized != nullptr ? p.quantized->lse_shift[(rows.b * p.num_q_heads + hq) * p.q_len + i] : 0.0f;
       static_cast<float*>(t.data)[rows.b * t.strides[0] + hq * t.strides[1] + i * t.strides[2]] =
-          l > 0.0f ? s.m[r] + logf(l) : -INFINITY;
+          l > 0.0f ? s.m[r] + logf(l) + shift : -INFINITY;
     }
     s.l[r] = l > 0.0f ? 1.0f / l : 0.0f;
   }

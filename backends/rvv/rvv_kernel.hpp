@@ -33,7 +33,10 @@ struct KernelParams {
   const sattn_tensor* lse;  // NULL: no LSE wanted
   int64_t batch, num_q_heads, num_kv_heads, q_len, head_dim, head_dim_v;
   float scale;
-  int32_t precision;  // fp32, bf16 or fp16
+  int32_t precision;  // fp32, bf16, fp16, int8 or int4
+  // int8/int4: the operands host->quantize made (contiguous; K and V with kv_rows rows per kv head), NULL otherwise.
+  const sattn_quantized_operands* quantized;
+  int64_t kv_rows;
 };
 
 // Floats of scratch one worker needs for tiles of tile_q x tile_k with `group` stacked query heads.

@@ -14,14 +14,16 @@ namespace sattn_rvv {
 template <int Lmul>
 struct Lanes;
 
-// HALF: the LMUL of 16-bit elements in as many lanes; MASK: the vbool ratio SEW / LMUL of 32-bit elements.
-#define SATTN_RVV_LANES(L, HALF, MASK)                                                             \
+// HALF / QUARTER: the LMUL of 16-bit / 8-bit elements in as many lanes; MASK: the vbool ratio SEW / LMUL of 32-bit
+// elements.
+#define SATTN_RVV_LANES(L, HALF, QUARTER, MASK)                                                    \
   template <>                                                                                      \
   struct Lanes<L> {                                                                                \
     using vf = vfloat32m##L##_t;                                                                   \
     using vu = vuint32m##L##_t;                                                                    \
     using vi = vint32m##L##_t;                                                                     \
     using vh = vuint16m##HALF##_t;                                                                 \
+    using vq = vint8##QUARTER##_t;                                                                 \
     using vb = vbool##MASK##_t;                                                                    \
     static size_t setvl(size_t n) { return __riscv_vsetvl_e32m##L(n); }                            \
     static size_t vlmax() { return __riscv_vsetvlmax_e32m##L(); }                                  \
@@ -35,6 +37,9 @@ struct Lanes;
     static vh load_u16(const uint16_t* p, size_t vl) { return __riscv_vle16_v_u16m##HALF(p, vl); } \
     static vh load_u16(const uint16_t* p, ptrdiff_t stride_bytes, size_t vl) {                     \
       return __riscv_vlse16_v_u16m##HALF(p, stride_bytes, vl);                                     \
+    }                                                                                              \
+    static vq load_i8(const int8_t* p, ptrdiff_t stride_bytes, size_t vl) {                        \
+      return __riscv_vlse8_v_i8##QUARTER(p, stride_bytes, vl);                                     \
     }                                                                                              \
     static void store(float* p, vf v, size_t vl) { __riscv_vse32_v_f32m##L(p, v, vl); }            \
     static void store(float* p, ptrdiff_t stride_bytes, vf v, size_t vl) {                         \
@@ -50,9 +55,9 @@ struct Lanes;
     static vu uints(vi v) { return __riscv_vreinterpret_v_i32m##L##_u32m##L(v); }                  \
   };
 
-SATTN_RVV_LANES(8, 4, 4)
-SATTN_RVV_LANES(4, 2, 8)
-SATTN_RVV_LANES(2, 1, 16)
+SATTN_RVV_LANES(8, 4, m2, 4)
+SATTN_RVV_LANES(4, 2, m1, 8)
+SATTN_RVV_LANES(2, 1, mf2, 16)
 #undef SATTN_RVV_LANES
 
 }  // namespace sattn_rvv

@@ -191,8 +191,7 @@ const char* backend_under_test() {
 
 bool backend_runs(const Case& c) {
   const bool integer = c.problem.precision == SATTN_PRECISION_INT8 || c.problem.precision == SATTN_PRECISION_INT4;
-  const std::string backend = backend_under_test();
-  return !(integer && (backend == "cpu" || backend == "rvv"));
+  return !(integer && std::string(backend_under_test()) == "cpu");
 }
 
 Plan::Plan(const Case& c) {

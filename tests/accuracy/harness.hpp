@@ -53,7 +53,7 @@ sattn_attention_desc descriptor(const Case& c);
 const char* backend_under_test();
 
 // Whether the backend under test computes the case's precision; suites skip the cases it does not (the cpu backend
-// and the rvv backend leave int8/int4 to the reference in this version).
+// leaves int8/int4 to the reference in this version).
 bool backend_runs(const Case& c);
 
 // A plan on the backend under test (strict: no silent fallback to another backend).
