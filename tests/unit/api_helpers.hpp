@@ -13,6 +13,19 @@
 
 namespace test {
 
+// Whether a built-in backend of this name is registered and can run here.
+inline bool backend_available(const std::string& name) {
+  for (int32_t n = 0; n < sattn_backend_count(); ++n) {
+    sattn_backend_info info = SATTN_BACKEND_INFO_INIT;
+    if (sattn_backend_get_info(n, &info) == SATTN_OK && name == info.name) return info.available == 1;
+  }
+  return false;
+}
+
+// The backend automatic selection takes for fp32/bf16/fp16 problems with many query rows: "rvv" where a riscv64
+// build runs on a hart with V, "cpu" elsewhere.
+inline std::string fastest_builtin_backend() { return backend_available("rvv") ? "rvv" : "cpu"; }
+
 inline sattn_attention_desc valid_desc() {
   sattn_attention_desc d = SATTN_ATTENTION_DESC_INIT;
   d.batch = 2;

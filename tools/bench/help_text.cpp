@@ -21,6 +21,9 @@ Options:
                          as many as fit in about two seconds (at most 100; at least 3 unless a run takes
                          more than 1.7 s).
   --threads=N            CPU threads (default: all cores).
+  --compare-dense=yes|no perf: also time the problem with pattern=dense for the speedup column (default yes); no
+                         runs only the problem itself (tools/count-insns.sh counts its instructions that way).
+  --warm-up=yes|no       perf with --reps: the untimed warm-up run before the timed ones (default yes).
   --seed=S               seed of the random inputs (default 1). The inputs depend only on the seed and the shapes.
   --json=FILE            also write the results as JSON to FILE ("-" for standard output).
   --batch=FILE           read problems from FILE, one per line; '#' starts a comment. May be repeated.

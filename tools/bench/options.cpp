@@ -83,6 +83,14 @@ Options parse_options(int argc, char** argv) {
       options.json_path = std::string(value);
     } else if (name == "--seed") {
       options.seed = option_integer<uint64_t>(name, value, 0);
+    } else if (name == "--compare-dense") {
+      if (value != "yes" && value != "no")
+        throw UsageError("--compare-dense expects yes or no, got '" + std::string(value) + "'");
+      options.compare_dense = value == "yes";
+    } else if (name == "--warm-up") {
+      if (value != "yes" && value != "no")
+        throw UsageError("--warm-up expects yes or no, got '" + std::string(value) + "'");
+      options.warm_up = value == "yes";
     } else if (name == "--batch") {
       flush_arguments();
       for (Problem& problem : read_batch_file(std::string(value))) options.problems.push_back(std::move(problem));

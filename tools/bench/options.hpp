@@ -19,6 +19,8 @@ struct Options {
   int threads = 0;        // 0 = all cores
   std::string json_path;  // "" = no JSON
   uint64_t seed = 1;
+  bool compare_dense = true;  // perf: also time pattern=dense for the speedup column
+  bool warm_up = true;        // perf: one untimed run before the timed ones (always when reps is not given)
   bool show_help = false;
   bool default_set = false;  // no problems were given: the built-in set runs
   std::vector<Problem> problems;

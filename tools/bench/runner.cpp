@@ -150,7 +150,7 @@ CorrectnessResult BenchRunner::check_correctness(const Problem& problem, Plan& p
 Timing BenchRunner::time_plan(Plan& plan, const ProblemInputs& inputs, const sattn_attention_desc& desc) const {
   const ProblemOutputs outputs = make_outputs(desc);
   const sattn_run_args args = make_run_args(inputs, outputs);
-  return time_runs([&] { plan.run(args); }, options_.reps, kTimedSecondsPerProblem);
+  return time_runs([&] { plan.run(args); }, options_.reps, kTimedSecondsPerProblem, options_.warm_up);
 }
 
 PerformanceResult BenchRunner::measure(const Problem& problem, Plan& plan, const ProblemInputs& inputs,
@@ -177,6 +177,9 @@ PerformanceResult BenchRunner::measure(const Problem& problem, Plan& plan, const
   if (details.pattern == SATTN_PATTERN_DENSE) {
     dense_medians_[dense_key] = result.timing.median;
     result.dense_median = result.timing.median;
+  } else if (!options_.compare_dense) {
+    result.dense_median = std::numeric_limits<double>::quiet_NaN();
+    result.dense_note = "no dense time: --compare-dense=no";
   } else {
     try {
       result.dense_median = dense_median(dense, details.backend);

@@ -22,8 +22,9 @@ double median_of(std::vector<double> values) {
   return values.size() % 2 == 1 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
 }
 
-Timing time_runs(const std::function<void()>& run, int reps, double target_seconds) {
-  const double warm_up = seconds_of(run);
+Timing time_runs(const std::function<void()>& run, int reps, double target_seconds, bool warm_up_first) {
+  // Without the warm-up (only with a given reps) no run happens before the timed ones.
+  const double warm_up = warm_up_first || reps <= 0 ? seconds_of(run) : 0.0;
   if (reps <= 0) {
     constexpr int kMaxReps = 100;
     constexpr int kMinRepsForAMedian = 3;
