@@ -1,5 +1,7 @@
 // The tensor-core kernel: flash attention forward over the layout's key tiles for f16/bf16 tensors. One block of
-// 4 warps owns a 64-row query tile (16 rows per warp, Q held in registers as mma fragments) and walks its layout
+// 4 warps owns a 128-row query tile (32 rows per warp: two 16-row mma tiles share every K and V fragment loaded from
+// shared memory, which halves the ldmatrix traffic per multiply; Q fragments are reloaded from shared memory per
+// 16 head dims so that the 2 x 16 x 128 output accumulators fit the register file) and walks its layout
 // row's key tiles of 64 keys; K and V tiles are double-buffered in shared memory by cp.async, so the next tile loads
 // while this one is multiplied. Scores and P V run on mma.sync m16n8k16 with fp32 accumulation; the softmax is
 // online, in log2 units with exp2f. FULL tiles inside the sequence skip the mask; the others ask the layout's
@@ -15,7 +17,8 @@ namespace sattn_cuda {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kRows = static_cast<int>(kTileQ);  // query rows per block, 16 per warp
+constexpr int kRows = static_cast<int>(kTileQ);  // query rows per block, 32 per warp
+constexpr int kWarpTiles = 2;                    // 16-row mma tiles per warp
 constexpr int kKeys = static_cast<int>(kTileK);  // keys per tile
 
 // Rows padded by 16 bytes: the 8 rows an ldmatrix reads then start in different banks.
@@ -40,11 +43,11 @@ __device__ inline uint32_t pack(float lo, float hi) {
   return bits;
 }
 
-// Starts the copy of rows [row0, row0 + 64) of a head into a 64 x D tile; rows at or past len become zeros.
-template <int D>
+// Starts the copy of rows [row0, row0 + Rows) of a head into a Rows x D tile; rows at or past len become zeros.
+template <int D, int Rows>
 __device__ inline void load_tile(uint16_t* tile, const uint16_t* head, int64_t row_stride, int64_t row0, int64_t len) {
   constexpr int kChunks = D / 8;  // 16-byte pieces of a row
-  for (int c = static_cast<int>(threadIdx.x); c < kRows * kChunks; c += kThreads) {
+  for (int c = static_cast<int>(threadIdx.x); c < Rows * kChunks; c += kThreads) {
     const int r = c / kChunks, col = c % kChunks * 8;
     const bool valid = row0 + r < len;
     copy16_async(tile + r * kStride<D> + col, valid ? head + (row0 + r) * row_stride + col : head, valid);
@@ -68,103 +71,146 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
   const uint16_t* const v_head = static_cast<const uint16_t*>(p.v.data) + b * p.v.stride[0] + hk * p.v.stride[1];
 
   TileCursor cursor = TileCursor::begin(p.layout, sattn_layout_row(&p.layout, b, hq, qt));
-  load_tile<D>(q_tile, q_head, p.q.stride[2], q0, p.q_len);
+  load_tile<D, kRows>(q_tile, q_head, p.q.stride[2], q0, p.q_len);
   if (cursor.valid()) {
-    load_tile<D>(k_tiles, k_head, p.k.stride[2], cursor.tile * kKeys, p.kv_len);
-    load_tile<D>(v_tiles, v_head, p.v.stride[2], cursor.tile * kKeys, p.kv_len);
+    load_tile<D, kKeys>(k_tiles, k_head, p.k.stride[2], cursor.tile * kKeys, p.kv_len);
+    load_tile<D, kKeys>(v_tiles, v_head, p.v.stride[2], cursor.tile * kKeys, p.kv_len);
   }
   copy_commit();
 
-  uint32_t q_frag[D / 16][4];
-  float o[D / 8][4] = {};
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};  // rows group and group + 8 of the warp, log2 units
+  const sattn_element_rule& rule = *p.layout.rule;  // read where a partial tile needs it: registers are scarce
+  // The sliding window's band without dilation or ring: its mask needs no division.
+  const bool plain_band = rule.kind == SATTN_RULE_BAND && rule.dilation == 1;
+  float o[kWarpTiles][D / 8][4] = {};
+  // Rows group and group + 8 of each of the warp's tiles, log2 units.
+  float m[kWarpTiles][2], l[kWarpTiles][2];
+#pragma unroll
+  for (int mt = 0; mt < kWarpTiles; ++mt) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
   int buffer = 0;
-  bool first = true;
   while (cursor.valid()) {
     TileCursor next = cursor;
     next.advance();
     if (next.valid()) {  // the next tile streams in while this one is computed
-      load_tile<D>(k_tiles + (buffer ^ 1) * kKeys * kStride<D>, k_head, p.k.stride[2], next.tile * kKeys, p.kv_len);
-      load_tile<D>(v_tiles + (buffer ^ 1) * kKeys * kStride<D>, v_head, p.v.stride[2], next.tile * kKeys, p.kv_len);
+      load_tile<D, kKeys>(k_tiles + (buffer ^ 1) * kKeys * kStride<D>, k_head, p.k.stride[2], next.tile * kKeys,
+                          p.kv_len);
+      load_tile<D, kKeys>(v_tiles + (buffer ^ 1) * kKeys * kStride<D>, v_head, p.v.stride[2], next.tile * kKeys,
+                          p.kv_len);
       copy_commit();
       copy_wait<1>();
     } else {
       copy_wait<0>();
     }
     __syncthreads();
-    if (first) {
-      for (int kk = 0; kk < D / 16; ++kk)
-        ldmatrix_x4(q_frag[kk], q_tile + (warp * 16 + lane % 16) * kStride<D> + kk * 16 + lane / 16 * 8);
-      first = false;
-    }
     const uint16_t* const k_tile = k_tiles + buffer * kKeys * kStride<D>;
     const uint16_t* const v_tile = v_tiles + buffer * kKeys * kStride<D>;
 
-    // S = Q K^T for the warp's 16 rows and the tile's 64 keys: 8 fragments of 16 x 8.
-    float s[kKeys / 8][4] = {};
+    // S = Q K^T for the warp's 2 x 16 rows and the tile's 64 keys: 2 x 8 fragments of 16 x 8.
+    float s[kWarpTiles][kKeys / 8][4] = {};
 #pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk)
+    for (int kk = 0; kk < D / 16; ++kk) {
+      uint32_t q_frag[kWarpTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kWarpTiles; ++mt)
+        ldmatrix_x4(q_frag[mt], q_tile + (warp * 32 + mt * 16 + lane % 16) * kStride<D> + kk * 16 + lane / 16 * 8);
 #pragma unroll
       for (int n = 0; n < kKeys / 8; n += 2) {
         uint32_t r[4];
         ldmatrix_x4(r, k_tile + (n * 8 + lane % 8 + lane / 16 * 8) * kStride<D> + kk * 16 + lane / 8 % 2 * 8);
-        mma_16816<Bf16>(s[n], q_frag[kk], r[0], r[1]);
-        mma_16816<Bf16>(s[n + 1], q_frag[kk], r[2], r[3]);
-      }
-
-    const sattn_tile_span& span = cursor.current();
-    const int64_t k0 = cursor.tile * kKeys;
-    const bool masked = span.kind != SATTN_TILE_FULL || k0 + kKeys > p.kv_len;
 #pragma unroll
-    for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        s[n][e] *= p.scale_log2;
-        if (masked) {
-          const int64_t i = q0 + warp * 16 + group + (e >= 2 ? 8 : 0), j = k0 + n * 8 + 2 * quad + (e & 1);
-          if (j >= p.kv_len || !sattn_tile_keeps(&p.layout, &span, cursor.tile, i, j)) s[n][e] = -INFINITY;
+        for (int mt = 0; mt < kWarpTiles; ++mt) {
+          mma_16816<Bf16>(s[mt][n], q_frag[mt], r[0], r[1]);
+          mma_16816<Bf16>(s[mt][n + 1], q_frag[mt], r[2], r[3]);
         }
-      }
-
-      // Online softmax: the four lanes of a quad hold one row's 64 scores between them.
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      float row_max = -INFINITY;
-#pragma unroll
-      for (int n = 0; n < kKeys / 8; ++n) row_max = fmaxf(row_max, fmaxf(s[n][2 * h], s[n][2 * h + 1]));
-      row_max = fmaxf(row_max, __shfl_xor_sync(0xffffffffu, row_max, 1));
-      row_max = fmaxf(row_max, __shfl_xor_sync(0xffffffffu, row_max, 2));
-      const float m_new = fmaxf(m[h], row_max);
-      const float base = m_new == -INFINITY ? 0.0f : m_new;  // a row with nothing kept yet stays at zero
-      const float correction = exp2f(m[h] - base);
-      m[h] = m_new;
-      l[h] *= correction;
-#pragma unroll
-      for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-        for (int e = 2 * h; e < 2 * h + 2; ++e) {
-          s[n][e] = exp2f(s[n][e] - base);
-          l[h] += s[n][e];
-        }
-#pragma unroll
-      for (int dn = 0; dn < D / 8; ++dn) {
-        o[dn][2 * h] *= correction;
-        o[dn][2 * h + 1] *= correction;
       }
     }
 
-    // O += P V: the score fragments of two neighbouring 8-key columns form one 16 x 16 A fragment.
+    const sattn_tile_span& span = cursor.current();
+    const int32_t kind = span.kind;
+    const int64_t k0 = cursor.tile * kKeys;
+    uint64_t keep_bits = ~uint64_t{0};
+    if (kind != SATTN_TILE_FULL || k0 + kKeys > p.kv_len) {
+      // The predicate runs in a loop that is not unrolled: one copy of its code, few registers. The unrolled loop
+      // below applies the bits to the score fragments.
+      static_assert(kWarpTiles * kKeys / 2 <= 64, "one bit per score held by a lane");
+      keep_bits = 0;
+#pragma unroll 1
+      for (int index = 0; index < kWarpTiles * kKeys / 2; ++index) {
+        const int mt = index / (kKeys / 2), n = index / 4 % (kKeys / 8), e = index % 4;
+        const int64_t i = q0 + warp * 32 + mt * 16 + group + (e >= 2 ? 8 : 0);
+        const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
+        bool keep = j < p.kv_len;
+        if (keep && kind == SATTN_TILE_CAUSAL) {
+          keep = j <= i + rule.q_offset;
+        } else if (keep && kind == SATTN_TILE_RULE && plain_band) {
+          const int64_t position = i + rule.q_offset, offset = j - position;
+          keep = (!rule.causal || j <= position) &&
+                 (j < rule.global_tokens || (rule.global_tokens > 0 && position < rule.global_tokens) ||
+                  (offset >= rule.band_lo && offset <= rule.band_hi));
+        } else if (keep) {
+          keep = sattn_tile_keeps(&p.layout, &span, cursor.tile, i, j);
+        }
+        keep_bits |= static_cast<uint64_t>(keep) << index;
+      }
+    }
+#pragma unroll
+    for (int mt = 0; mt < kWarpTiles; ++mt)
+#pragma unroll
+      for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int index = (mt * (kKeys / 8) + n) * 4 + e;
+          s[mt][n][e] = (keep_bits >> index) & 1u ? s[mt][n][e] * p.scale_log2 : -INFINITY;
+        }
+
+        // Online softmax: the four lanes of a quad hold one row's 64 scores between them.
+#pragma unroll
+    for (int mt = 0; mt < kWarpTiles; ++mt)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float row_max = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < kKeys / 8; ++n) row_max = fmaxf(row_max, fmaxf(s[mt][n][2 * h], s[mt][n][2 * h + 1]));
+        row_max = fmaxf(row_max, __shfl_xor_sync(0xffffffffu, row_max, 1));
+        row_max = fmaxf(row_max, __shfl_xor_sync(0xffffffffu, row_max, 2));
+        const float m_new = fmaxf(m[mt][h], row_max);
+        const float base = m_new == -INFINITY ? 0.0f : m_new;  // a row with nothing kept yet stays at zero
+        const float correction = exp2f(m[mt][h] - base);
+        m[mt][h] = m_new;
+        l[mt][h] *= correction;
+#pragma unroll
+        for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+          for (int e = 2 * h; e < 2 * h + 2; ++e) {
+            s[mt][n][e] = exp2f(s[mt][n][e] - base);
+            l[mt][h] += s[mt][n][e];
+          }
+#pragma unroll
+        for (int dn = 0; dn < D / 8; ++dn) {
+          o[mt][dn][2 * h] *= correction;
+          o[mt][dn][2 * h + 1] *= correction;
+        }
+      }
+
+      // O += P V: the score fragments of two neighbouring 8-key columns form one 16 x 16 A fragment.
 #pragma unroll
     for (int ks = 0; ks < kKeys / 16; ++ks) {
-      const uint32_t a[4] = {pack<Bf16>(s[2 * ks][0], s[2 * ks][1]), pack<Bf16>(s[2 * ks][2], s[2 * ks][3]),
-                             pack<Bf16>(s[2 * ks + 1][0], s[2 * ks + 1][1]),
-                             pack<Bf16>(s[2 * ks + 1][2], s[2 * ks + 1][3])};
+      uint32_t a[kWarpTiles][4];
+#pragma unroll
+      for (int mt = 0; mt < kWarpTiles; ++mt) {
+        a[mt][0] = pack<Bf16>(s[mt][2 * ks][0], s[mt][2 * ks][1]);
+        a[mt][1] = pack<Bf16>(s[mt][2 * ks][2], s[mt][2 * ks][3]);
+        a[mt][2] = pack<Bf16>(s[mt][2 * ks + 1][0], s[mt][2 * ks + 1][1]);
+        a[mt][3] = pack<Bf16>(s[mt][2 * ks + 1][2], s[mt][2 * ks + 1][3]);
+      }
 #pragma unroll
       for (int dn = 0; dn < D / 8; dn += 2) {
         uint32_t r[4];
         ldmatrix_x4_trans(r, v_tile + (ks * 16 + lane % 8 + lane / 8 % 2 * 8) * kStride<D> + dn * 8 + lane / 16 * 8);
-        mma_16816<Bf16>(o[dn], a, r[0], r[1]);
-        mma_16816<Bf16>(o[dn + 1], a, r[2], r[3]);
+#pragma unroll
+        for (int mt = 0; mt < kWarpTiles; ++mt) {
+          mma_16816<Bf16>(o[mt][dn], a[mt], r[0], r[1]);
+          mma_16816<Bf16>(o[mt][dn + 1], a[mt], r[2], r[3]);
+        }
       }
     }
     __syncthreads();  // every warp is done with this buffer before the next iteration refills it
@@ -175,21 +221,24 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
 
   uint16_t* const o_head = static_cast<uint16_t*>(p.o.data) + b * p.o.stride[0] + hq * p.o.stride[1];
 #pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-    const int64_t i = q0 + warp * 16 + group + 8 * h;
-    if (i >= p.q_len) continue;
-    const float inverse = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;  // a row without keys writes zeros
-    uint16_t* const row = o_head + i * p.o.stride[2];
+  for (int mt = 0; mt < kWarpTiles; ++mt)
 #pragma unroll
-    for (int dn = 0; dn < D / 8; ++dn)
-      *reinterpret_cast<uint32_t*>(row + dn * 8 + 2 * quad) =
-          pack<Bf16>(o[dn][2 * h] * inverse, o[dn][2 * h + 1] * inverse);
-    if (p.lse != nullptr && quad == 0)
-      p.lse[b * p.lse_stride[0] + hq * p.lse_stride[1] + i * p.lse_stride[2]] =
-          l[h] > 0.0f ? (m[h] + log2f(l[h])) * 0.69314718055994531f : -INFINITY;
-  }
+    for (int h = 0; h < 2; ++h) {
+      float sum = l[mt][h];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const int64_t i = q0 + warp * 32 + mt * 16 + group + 8 * h;
+      if (i >= p.q_len) continue;
+      const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;  // a row without keys writes zeros
+      uint16_t* const row = o_head + i * p.o.stride[2];
+#pragma unroll
+      for (int dn = 0; dn < D / 8; ++dn)
+        *reinterpret_cast<uint32_t*>(row + dn * 8 + 2 * quad) =
+            pack<Bf16>(o[mt][dn][2 * h] * inverse, o[mt][dn][2 * h + 1] * inverse);
+      if (p.lse != nullptr && quad == 0)
+        p.lse[b * p.lse_stride[0] + hq * p.lse_stride[1] + i * p.lse_stride[2]] =
+            sum > 0.0f ? (m[mt][h] + log2f(sum)) * 0.69314718055994531f : -INFINITY;
+    }
 }
 
 bool aligned(const Operand& t) {

@@ -30,7 +30,7 @@ struct KernelParams {
 // Any head dims, dtypes, precisions and strides: one warp per query row on CUDA cores.
 int launch_generic(const KernelParams& params, void* stream);
 // Tensor cores (mma.sync m16n8k16, fp32 accumulation) for f16/bf16 tensors of the same precision, head_dim ==
-// head_dim_v in {64, 128}, unit column stride and 16-byte aligned rows; the layout's tiles must be 64 x 64.
+// head_dim_v in {64, 128}, unit column stride and 16-byte aligned rows; the layout's tiles must be 128 x 64.
 bool flash_supports(const KernelParams& params);
 int launch_flash(const KernelParams& params, void* stream);
 // Raise the kernels' dynamic shared-memory limits; called at plan time so that run() only launches.
@@ -38,7 +38,7 @@ int prepare_generic();
 int prepare_flash();
 
 // The flash kernel's tile shape, which the layout is built with.
-constexpr int64_t kTileQ = 64;
+constexpr int64_t kTileQ = 128;
 constexpr int64_t kTileK = 64;
 // The generic kernel keeps one query row and its output row per warp in shared memory.
 constexpr int64_t kMaxGenericHeadDim = 1024;

@@ -44,7 +44,7 @@ void copy_layout(Plan& plan, const sattn_layout* static_layout) {
   view.struct_size = sizeof view;
   sattn_backend_util::check(host->get_layout_view(static_layout, &view));
   if (view.tile_q != kTileQ || view.tile_k != kTileK || view.keys != nullptr)
-    throw Failure{SATTN_ERROR_INTERNAL, "cuda backend: the layout does not have the 64 x 64 tiles it asked for"};
+    throw Failure{SATTN_ERROR_INTERNAL, "cuda backend: the layout does not have the tile shape it asked for"};
   const int64_t rows = view.batches * view.heads * view.num_q_tiles;
   const size_t rule_bytes = align16(sizeof(sattn_element_rule));
   const size_t row_bytes = align16(sizeof(int64_t) * static_cast<size_t>(rows + 1));
