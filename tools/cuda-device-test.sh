@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the cuda backend, its test and benchmark here (the default preset), copies what a run on the GPU machine
 # needs into <main checkout>/.device-cuda2/ (git-ignored there: the device tool ships the main checkout plus carried
-# ignored folders) and prints the command to run there. Usage: tools/cuda-device-test.sh [main checkout]
+# ignored folders) and prints the command to run there. Usage: tools/cuda-device-test.sh [main checkout]; the main
+# checkout defaults to the one whose .git this worktree shares.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-main="${1:-/work/main}"
+main="${1:-$(dirname "$(git -C "$here" rev-parse --path-format=absolute --git-common-dir)")}"
 dest="$main/.device-cuda2"
 cd "$here"
 cmake --preset default >/dev/null

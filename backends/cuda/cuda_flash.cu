@@ -128,9 +128,37 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
     const int32_t kind = span.kind;
     const int64_t k0 = cursor.tile * kKeys;
     uint64_t keep_bits = ~uint64_t{0};
-    if (kind != SATTN_TILE_FULL || k0 + kKeys > p.kv_len) {
-      // The predicate runs in a loop that is not unrolled: one copy of its code, few registers. The unrolled loop
-      // below applies the bits to the score fragments.
+    if (kind == SATTN_TILE_CAUSAL || (kind == SATTN_TILE_RULE && plain_band)) {
+      // Each row keeps the global keys [0, global_end) and one interval [lo, hi]: two comparisons per score.
+      keep_bits = 0;
+#pragma unroll
+      for (int mt = 0; mt < kWarpTiles; ++mt)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const int64_t position = q0 + warp * 32 + mt * 16 + group + 8 * h + rule.q_offset;
+          const bool causal = kind == SATTN_TILE_CAUSAL || rule.causal;
+          const int64_t last = causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
+          int64_t lo = 0, hi = last, global_end = 0;
+          if (kind == SATTN_TILE_RULE) {
+            global_end = min(rule.global_tokens, last + 1);
+            if (rule.global_tokens == 0 || position >= rule.global_tokens)
+              lo = position + rule.band_lo, hi = min(position + rule.band_hi, last);
+          }
+          const int lo_c = static_cast<int>(min(max(lo - k0, int64_t{0}), int64_t{kKeys}));
+          const int hi_c = static_cast<int>(max(min(hi - k0, int64_t{kKeys - 1}), int64_t{-1}));
+          const int global_c = static_cast<int>(min(max(global_end - k0, int64_t{0}), int64_t{kKeys}));
+#pragma unroll
+          for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+            for (int e = 2 * h; e < 2 * h + 2; ++e) {
+              const int c = n * 8 + 2 * quad + (e & 1);
+              const bool keep = c < global_c || (c >= lo_c && c <= hi_c);
+              keep_bits |= static_cast<uint64_t>(keep) << ((mt * (kKeys / 8) + n) * 4 + e);
+            }
+        }
+    } else if (kind != SATTN_TILE_FULL || k0 + kKeys > p.kv_len) {
+      // Other rules, bits and FULL tiles cut by the end of the keys: the layout's predicate per score, in a loop
+      // that is not unrolled (one copy of its code, few registers); the unrolled loop below applies the bits.
       static_assert(kWarpTiles * kKeys / 2 <= 64, "one bit per score held by a lane");
       keep_bits = 0;
 #pragma unroll 1
@@ -141,11 +169,6 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
         bool keep = j < p.kv_len;
         if (keep && kind == SATTN_TILE_CAUSAL) {
           keep = j <= i + rule.q_offset;
-        } else if (keep && kind == SATTN_TILE_RULE && plain_band) {
-          const int64_t position = i + rule.q_offset, offset = j - position;
-          keep = (!rule.causal || j <= position) &&
-                 (j < rule.global_tokens || (rule.global_tokens > 0 && position < rule.global_tokens) ||
-                  (offset >= rule.band_lo && offset <= rule.band_hi));
         } else if (keep) {
           keep = sattn_tile_keeps(&p.layout, &span, cursor.tile, i, j);
         }
@@ -153,7 +176,7 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
       }
     }
 #pragma unroll
-    for (int mt = 0; mt < kWarpTiles; ++mt)
+    for (int mt = 0; mt < kWarpTiles; ++mt) {
 #pragma unroll
       for (int n = 0; n < kKeys / 8; ++n)
 #pragma unroll
@@ -161,8 +184,9 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
           const int index = (mt * (kKeys / 8) + n) * 4 + e;
           s[mt][n][e] = (keep_bits >> index) & 1u ? s[mt][n][e] * p.scale_log2 : -INFINITY;
         }
+    }
 
-        // Online softmax: the four lanes of a quad hold one row's 64 scores between them.
+    // Online softmax: the four lanes of a quad hold one row's 64 scores between them.
 #pragma unroll
     for (int mt = 0; mt < kWarpTiles; ++mt)
 #pragma unroll
