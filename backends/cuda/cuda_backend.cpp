@@ -11,6 +11,7 @@
 #include "backend_host.hpp"
 #include "cuda_kernels.hpp"
 #include "cuda_plan.hpp"
+#include "cuda_select.hpp"
 
 namespace sattn_cuda {
 
@@ -45,6 +46,10 @@ sattn_status supports(const sattn_problem* problem) {
     return refuse("head dims up to " + std::to_string(kMaxGenericHeadDim) + " only");
   // The generic kernel's blocks: 4 query rows of one (batch, head) each, on a one-dimensional grid.
   if (d.batch * d.num_q_heads > 0x7fffffff / ((d.q_len + 3) / 4 + 1)) return refuse("too many query rows for one grid");
+  if (const SelectionFamily* family = selection_family(d.pattern); family != nullptr) {
+    const std::string why = family->refuse(*problem);
+    if (!why.empty()) return refuse(why);
+  }
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || problem->device_id < 0 || problem->device_id >= count) {
     (void)cudaGetLastError();
@@ -69,10 +74,8 @@ void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) 
 
 const char* kernel_name(const void* state) { return static_cast<const Plan*>(state)->kernel.c_str(); }
 
-size_t workspace_size(const void* state) {
-  (void)state;
-  return 0;
-}
+// Device memory: the selection buffers of a data-dependent pattern (0 for static patterns).
+size_t workspace_size(const void* state) { return static_cast<const Plan*>(state)->workspace_bytes; }
 
 sattn_status can_implement(const void* state, const sattn_run_args* args) {
   return sattn_backend_util::boundary(host, "cuda", [&] {
@@ -82,31 +85,32 @@ sattn_status can_implement(const void* state, const sattn_run_args* args) {
   });
 }
 
-constexpr uint32_t kPatterns =
+constexpr uint32_t kStaticPatterns =
     (1u << SATTN_PATTERN_DENSE) | (1u << SATTN_PATTERN_SLIDING_WINDOW) | (1u << SATTN_PATTERN_BLOCK_LOCAL_GLOBAL);
 constexpr uint32_t kPrecisions =
     (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) | (1u << SATTN_PRECISION_FP16);
 
-const sattn_backend_ops ops = {sizeof(sattn_backend_ops),
-                               SATTN_BACKEND_ABI_VERSION,
-                               "cuda",
-                               "NVIDIA GPUs: block-sparse flash attention on tensor cores (mma.sync) over static "
-                               "layouts; fp32 and other head dims on CUDA cores",
-                               SATTN_DEVICE_CUDA,
-                               0u,
-                               kPatterns,
-                               kPrecisions,
-                               probe,
-                               supports,
-                               cost,
-                               tile_shape,
-                               plan_create,
-                               plan_destroy,
-                               kernel_name,
-                               workspace_size,
-                               can_implement,
-                               run,
-                               nullptr};  // selects_itself: no data-dependent pattern in this increment
+// pattern_mask adds the patterns selected on the device when the plugin is loaded (sattn_backend_entry_v2).
+sattn_backend_ops ops = {sizeof(sattn_backend_ops),
+                         SATTN_BACKEND_ABI_VERSION,
+                         "cuda",
+                         "NVIDIA GPUs: block-sparse flash attention on tensor cores (mma.sync) over static "
+                         "layouts; fp32 and other head dims on CUDA cores",
+                         SATTN_DEVICE_CUDA,
+                         SATTN_BACKEND_SELECTS_ON_DEVICE,
+                         kStaticPatterns,
+                         kPrecisions,
+                         probe,
+                         supports,
+                         cost,
+                         tile_shape,
+                         plan_create,
+                         plan_destroy,
+                         kernel_name,
+                         workspace_size,
+                         can_implement,
+                         run,
+                         nullptr};  // selects_itself: implied by SATTN_BACKEND_SELECTS_ON_DEVICE
 
 }  // namespace
 }  // namespace sattn_cuda
@@ -115,5 +119,6 @@ extern "C" __attribute__((visibility("default"))) const sattn_backend_ops* sattn
     uint32_t abi, const sattn_host_api* api) {
   if (abi != SATTN_BACKEND_ABI_VERSION || api == nullptr) return nullptr;
   sattn_cuda::host = api;
+  sattn_cuda::ops.pattern_mask = sattn_cuda::kStaticPatterns | sattn_cuda::device_selected_patterns();
   return &sattn_cuda::ops;
 }

@@ -29,6 +29,32 @@ __device__ inline int64_t row_offset(const Operand& t, int64_t b, int64_t h, int
   return b * t.stride[0] + h * t.stride[1] + row * t.stride[2];
 }
 
+// Whether query row i keeps key j in a tile of the given span: the core's tile kinds by sattn_tile_keeps, the
+// backend's own (CudaTileKind) from the run's selection. b and hq locate the row for the latter.
+__device__ inline bool tile_keeps(const KernelParams& p, const sattn_tile_span& span, int64_t tile, int64_t b,
+                                  int64_t hq, int64_t i, int64_t j) {
+  const sattn_element_rule& rule = *p.layout.rule;
+  switch (span.kind) {
+    case kTileBlockMask: {
+      const Selection& s = p.selection;
+      const int64_t h = s.mask_head_divisor == 0 ? 0 : hq / s.mask_head_divisor;
+      const bool kept = s.block_mask[b * s.mask_stride[0] + h * s.mask_stride[1] + i / s.block_size * s.mask_stride[2] +
+                                     j / s.block_size * s.mask_stride[3]] != 0;
+      return kept && (!rule.causal || j <= i + rule.q_offset);
+    }
+    case kTileBuckets: {
+      const Selection& s = p.selection;
+      const int64_t position = i + rule.q_offset;
+      const bool kept =
+          j == position || s.q_buckets[(b * p.q_heads + hq) * p.q_len + i] ==
+                               s.k_buckets[(b * p.kv_heads + hq / (p.q_heads / p.kv_heads)) * p.kv_len + j];
+      return kept && (!rule.causal || j <= position);
+    }
+    default:
+      return sattn_tile_keeps(&p.layout, &span, tile, i, j) != 0;
+  }
+}
+
 // The key tiles of one layout row in ascending order: span by span, tile by tile. Every thread of a block walks
 // the same row, so the cursor stays uniform and the branches it takes do not diverge.
 struct TileCursor {

@@ -170,7 +170,7 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
         if (keep && kind == SATTN_TILE_CAUSAL) {
           keep = j <= i + rule.q_offset;
         } else if (keep) {
-          keep = sattn_tile_keeps(&p.layout, &span, cursor.tile, i, j);
+          keep = tile_keeps(p, span, cursor.tile, b, hq, i, j);
         }
         keep_bits |= static_cast<uint64_t>(keep) << index;
       }

@@ -34,7 +34,7 @@ __global__ void __launch_bounds__(kWarps * 32) generic_kernel(const KernelParams
     const sattn_tile_span& span = t.current();
     const int64_t j_end = min((t.tile + 1) * layout.tile_k, p.kv_len);
     for (int64_t j = t.tile * layout.tile_k; j < j_end; ++j) {
-      if (!sattn_tile_keeps(&layout, &span, t.tile, i, j)) continue;  // uniform across the warp
+      if (!tile_keeps(p, span, t.tile, b, hq, i, j)) continue;  // uniform across the warp
       const int64_t k_row = row_offset(p.k, b, hk, j);
       float dot = 0.0f;
       for (int64_t c = lane; c < p.head_dim; c += 32)

@@ -14,6 +14,25 @@ struct Operand {
   int64_t stride[4];
 };
 
+// Tile kinds of the backend's own, beyond sattn_tile_kind: layouts that the backend builds on the device for
+// data-dependent patterns (cuda_select.hpp) may use them; the kernels evaluate them with tile_keeps()
+// (cuda_device.cuh) from the Selection below. The core never sees them.
+enum CudaTileKind : int32_t {
+  kTileBlockMask = 16,  // keep (i, j) iff selection.block_mask[b][h][i / block][j / block] != 0, then causal
+  kTileBuckets = 17,    // keep (i, j) iff selection.q_buckets[row i] == selection.k_buckets[key j] or j == p_i
+};
+
+// What a device-side selection computed for this run, in device memory (the plan's workspace or the run's
+// arguments); every pointer is null for static patterns.
+struct Selection {
+  const uint8_t* block_mask;  // kTileBlockMask: [batches, heads, q blocks, k blocks] by mask_stride (elements)
+  int64_t mask_stride[4];
+  int64_t mask_head_divisor;  // query head hq reads mask head hq / mask_head_divisor (0: the mask has one head)
+  int64_t block_size;
+  const int32_t* q_buckets;  // kTileBuckets: [B, Hq, Lq]
+  const int32_t* k_buckets;  // kTileBuckets: [B, Hk, Lk]
+};
+
 struct KernelParams {
   Operand q, k, v, o;
   float* lse;  // nullptr: not written
@@ -22,8 +41,10 @@ struct KernelParams {
   int32_t precision;  // sattn_precision of the computation
   int64_t batch, q_heads, kv_heads, q_len, kv_len, head_dim, head_dim_v;
   float scale_log2;  // softmax scale times log2(e): the kernels exponentiate with exp2f
-  // The plan's static layout, its pointers (row_ptr, spans, bits, rule) in device memory.
+  // The layout the kernels walk, its pointers (row_ptr, spans, bits, rule) in device memory: the plan's static
+  // layout, or the one this run's device-side selection built in the workspace.
   sattn_layout_view layout;
+  Selection selection;
 };
 
 // cudaError_t as int, so that this header needs no CUDA header.

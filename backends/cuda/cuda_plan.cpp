@@ -10,6 +10,7 @@
 
 #include "backend_host.hpp"
 #include "cuda_kernels.hpp"
+#include "cuda_select.hpp"
 
 namespace sattn_cuda {
 
@@ -70,12 +71,44 @@ void copy_layout(Plan& plan, const sattn_layout* static_layout) {
       bit_bytes > 0 ? reinterpret_cast<const uint64_t*>(base + rule_bytes + row_bytes + span_bytes) : nullptr;
 }
 
+// A data-dependent pattern has no static layout; its runs build their layouts in the workspace, all under one rule
+// that only carries what applies element-wise on top of the selection: causal, the position offset and the global
+// tokens. It lives on the device for the plan's lifetime.
+void copy_selection_rule(Plan& plan) {
+  const sattn_attention_desc& d = plan.desc;
+  sattn_element_rule rule{};
+  rule.struct_size = sizeof rule;
+  rule.kind = SATTN_RULE_NONE;
+  rule.causal = (d.flags & SATTN_FLAG_CAUSAL) != 0 ? 1 : 0;
+  rule.q_offset = d.kv_len - d.q_len;
+  rule.kv_len = d.kv_len;
+  rule.global_tokens = d.pattern == SATTN_PATTERN_BLOCK_TOPK ? d.params.global_tokens : 0;
+  rule.dilation = 1;
+  check_cuda(cudaMalloc(&plan.device_layout, sizeof rule), "allocating the rule on the device");
+  check_cuda(cudaMemcpy(plan.device_layout, &rule, sizeof rule, cudaMemcpyHostToDevice),
+             "copying the rule to the device");
+  plan.layout = sattn_layout_view{};
+  plan.layout.struct_size = sizeof plan.layout;
+  plan.layout.tile_q = kTileQ;
+  plan.layout.tile_k = kTileK;
+  plan.layout.num_q_tiles = (d.q_len + kTileQ - 1) / kTileQ;
+  plan.layout.num_k_tiles = (d.kv_len + kTileK - 1) / kTileK;
+  plan.layout.q_len = d.q_len;
+  plan.layout.kv_len = d.kv_len;
+  plan.layout.batches = 1;
+  plan.layout.heads = 1;
+  plan.layout.head_divisor = 1;
+  plan.layout.rule = static_cast<const sattn_element_rule*>(plan.device_layout);
+}
+
 }  // namespace
 
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout* static_layout, void** state) {
   return sattn_backend_util::boundary(host, "cuda", [&] {
-    if (static_layout == nullptr)
-      throw Failure{SATTN_ERROR_NOT_SUPPORTED, "cuda backend: runs static layouts only (no data-dependent pattern)"};
+    const SelectionFamily* family = selection_family(problem->desc->pattern);
+    if (static_layout == nullptr && family == nullptr)
+      throw Failure{SATTN_ERROR_NOT_SUPPORTED, "cuda backend: pattern " + std::to_string(problem->desc->pattern) +
+                                                   " is not selected on the device"};
     auto plan = std::make_unique<Plan>();
     plan->desc = *problem->desc;
     plan->problem = *problem;
@@ -85,7 +118,15 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     check_cuda(prepare_generic(), "raising the generic kernel's shared-memory limit");
     check_cuda(prepare_flash(), "raising the flash kernel's shared-memory limit");
     try {
-      copy_layout(*plan, static_layout);
+      if (static_layout != nullptr) {
+        copy_layout(*plan, static_layout);
+      } else {
+        plan->family = family;
+        copy_selection_rule(*plan);
+        WorkspaceCarver measure(nullptr);
+        family->carve(*plan, measure);
+        plan->workspace_bytes = measure.bytes();
+      }
     } catch (...) {
       if (plan->device_layout != nullptr) cudaFree(plan->device_layout);
       throw;

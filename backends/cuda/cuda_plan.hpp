@@ -9,14 +9,18 @@
 namespace sattn_cuda {
 
 extern const sattn_host_api* host;
+struct SelectionFamily;
 
 struct Plan {
   sattn_attention_desc desc;  // the plan's own copy: problem.desc points here
   sattn_problem problem;
   int device = 0;
-  void* device_layout = nullptr;  // one allocation: rule, row_ptr, spans, bits
+  void* device_layout = nullptr;  // one allocation: rule, row_ptr, spans, bits (for selected patterns: the rule)
   sattn_layout_view layout{};     // its pointers point into device_layout
   std::string kernel;             // what kernel_name reports
+  // Data-dependent patterns: who selects them on the device, and the workspace their buffers take.
+  const SelectionFamily* family = nullptr;
+  size_t workspace_bytes = 0;
 };
 
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout* static_layout, void** state);

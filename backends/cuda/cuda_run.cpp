@@ -7,6 +7,7 @@
 #include "backend_host.hpp"
 #include "cuda_kernels.hpp"
 #include "cuda_plan.hpp"
+#include "cuda_select.hpp"
 
 namespace sattn_cuda {
 
@@ -51,10 +52,8 @@ void check_pointers(const Plan& plan, const sattn_run_args* args) {
 
 sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,
                  size_t workspace_bytes, void* stream, sattn_run_counters* counters) {
-  (void)layout;  // the plan holds the static layout's device copy
-  (void)workspace;
-  (void)workspace_bytes;
-  (void)counters;
+  (void)layout;    // the plan holds the static layout's device copy; selected patterns build theirs in the workspace
+  (void)counters;  // kept pairs of a device-side selection stay on the device: counting them would synchronise
   return sattn_backend_util::boundary(host, "cuda", [&] {
     const Plan& plan = *static_cast<const Plan*>(state);
     const sattn_attention_desc& d = plan.desc;
@@ -80,6 +79,14 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
     p.head_dim_v = d.head_dim_v;
     p.scale_log2 = d.scale * 1.4426950408889634f;
     p.layout = plan.layout;
+    if (plan.family != nullptr) {
+      if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && workspace == nullptr))
+        throw Failure{SATTN_ERROR_WORKSPACE_TOO_SMALL,
+                      "cuda backend: the selection needs " + std::to_string(plan.workspace_bytes) +
+                          " bytes of device workspace, got " + std::to_string(workspace_bytes)};
+      check_cuda(plan.family->run(plan, *args, p, workspace, stream), "selecting on the device and attending");
+      return;
+    }
     const int error = flash_supports(p) ? launch_flash(p, stream) : launch_generic(p, stream);
     check_cuda(error, "launching the attention kernel");
   });

@@ -1,0 +1,20 @@
+// The table of data-dependent pattern families the cuda backend selects on the device (cuda_select.hpp).
+#include "cuda_select.hpp"
+
+namespace sattn_cuda {
+
+const SelectionFamily* selection_family(int32_t pattern) {
+  switch (pattern) {
+    default:
+      return nullptr;
+  }
+}
+
+uint32_t device_selected_patterns() {
+  uint32_t mask = 0;
+  for (int32_t pattern = 0; pattern < SATTN_PATTERN_COUNT; ++pattern)
+    if (selection_family(pattern) != nullptr) mask |= 1u << pattern;
+  return mask;
+}
+
+}  // namespace sattn_cuda
