@@ -58,6 +58,23 @@ int launch_flash(const KernelParams& params, void* stream);
 int prepare_generic();
 int prepare_flash();
 
+// Decode shapes (q_len <= kMaxDecodeRows): the key tiles of a layout row split across `splits` thread blocks whose
+// partial results (workspace) are merged by their log-sum-exp. splits == 0: the problem does not take this path.
+struct DecodePlan {
+  int splits;
+  int64_t heads_per_block;  // query heads of one kv head served by one block
+  size_t shared_bytes;
+  float* partial_o;      // [splits, B, Hq, Lq, Dv], unnormalised
+  float* partial_stats;  // [splits, B, Hq, Lq, 2]: running maximum (log2 units) and denominator
+};
+constexpr int64_t kDecodeMaxQueries = 16;  // q_len up to this takes the decode path
+constexpr int64_t kMaxDecodeRows = 32;     // query rows per block: heads_per_block * q_len
+constexpr int64_t kMaxDecodeHeadDim = 128;
+constexpr int64_t kMaxDecodeSplits = 256;
+DecodePlan plan_decode(const sattn_attention_desc& desc, const sattn_layout_view& layout, int multiprocessors);
+int launch_decode(const KernelParams& params, const DecodePlan& decode, void* stream);
+int prepare_decode();
+
 // The flash kernel's tile shape, which the layout is built with.
 constexpr int64_t kTileQ = 128;
 constexpr int64_t kTileK = 64;

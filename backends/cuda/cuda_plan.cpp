@@ -103,6 +103,16 @@ void copy_selection_rule(Plan& plan) {
 
 }  // namespace
 
+void carve_decode(const Plan& plan, WorkspaceCarver& carver, DecodePlan* decode) {
+  const DecodePlan& d = plan.decode;
+  if (d.splits == 0) return;
+  const sattn_attention_desc& desc = plan.desc;
+  const size_t rows = static_cast<size_t>(d.splits) * static_cast<size_t>(desc.batch * desc.num_q_heads * desc.q_len);
+  float* partial_o = carver.take<float>(rows * static_cast<size_t>(desc.head_dim_v));
+  float* partial_stats = carver.take<float>(2 * rows);
+  if (decode != nullptr) *decode = d, decode->partial_o = partial_o, decode->partial_stats = partial_stats;
+}
+
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout* static_layout, void** state) {
   return sattn_backend_util::boundary(host, "cuda", [&] {
     const SelectionFamily* family = selection_family(problem->desc->pattern);
@@ -117,9 +127,17 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     DeviceScope scope(plan->device);
     check_cuda(prepare_generic(), "raising the generic kernel's shared-memory limit");
     check_cuda(prepare_flash(), "raising the flash kernel's shared-memory limit");
+    check_cuda(prepare_decode(), "raising the decode kernel's shared-memory limit");
     try {
       if (static_layout != nullptr) {
         copy_layout(*plan, static_layout);
+        int multiprocessors = 0;
+        check_cuda(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, plan->device),
+                   "asking for the number of SMs");
+        plan->decode = plan_decode(plan->desc, plan->layout, multiprocessors);
+        WorkspaceCarver measure(nullptr);
+        carve_decode(*plan, measure);
+        plan->workspace_bytes = measure.bytes();
       } else {
         plan->family = family;
         copy_selection_rule(*plan);
@@ -135,6 +153,12 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     const bool tensor_cores = ((d.dtype == SATTN_DTYPE_BF16 && d.precision == SATTN_PRECISION_BF16) ||
                                (d.dtype == SATTN_DTYPE_F16 && d.precision == SATTN_PRECISION_FP16)) &&
                               d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128);
+    if (plan->decode.splits > 0) {
+      plan->kernel = "cuda_decode_split_k (" + std::to_string(plan->decode.splits) + " splits of the keys, " +
+                     std::to_string(plan->decode.heads_per_block) + " query heads per block, log-sum-exp merge)";
+      *state = plan.release();
+      return;
+    }
     plan->kernel = tensor_cores ? "cuda_flash_mma_m16n8k16_d" + std::to_string(d.head_dim) +
                                       " (cuda_generic_warp_per_row for unaligned tensors)"
                                 : std::string("cuda_generic_warp_per_row");

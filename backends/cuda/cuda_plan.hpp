@@ -6,6 +6,8 @@
 
 #include <string>
 
+#include "cuda_kernels.hpp"
+
 namespace sattn_cuda {
 
 extern const sattn_host_api* host;
@@ -18,10 +20,16 @@ struct Plan {
   void* device_layout = nullptr;  // one allocation: rule, row_ptr, spans, bits (for selected patterns: the rule)
   sattn_layout_view layout{};     // its pointers point into device_layout
   std::string kernel;             // what kernel_name reports
-  // Data-dependent patterns: who selects them on the device, and the workspace their buffers take.
+  // Data-dependent patterns: who selects them on the device. Workspace: their buffers, or the decode path's partials.
   const SelectionFamily* family = nullptr;
+  DecodePlan decode{};  // splits == 0: not a decode shape
   size_t workspace_bytes = 0;
 };
+
+class WorkspaceCarver;
+// The decode path's partial results in the workspace (sizes only when the carver has no base); fills decode's
+// pointers when given.
+void carve_decode(const Plan& plan, WorkspaceCarver& carver, DecodePlan* decode = nullptr);
 
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout* static_layout, void** state);
 void plan_destroy(void* state);

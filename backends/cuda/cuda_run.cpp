@@ -79,12 +79,23 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
     p.head_dim_v = d.head_dim_v;
     p.scale_log2 = d.scale * 1.4426950408889634f;
     p.layout = plan.layout;
+    if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && workspace == nullptr))
+      throw Failure{SATTN_ERROR_WORKSPACE_TOO_SMALL,
+                    "cuda backend: the plan needs " + std::to_string(plan.workspace_bytes) +
+                        " bytes of device workspace, got " + std::to_string(workspace_bytes)};
+    if (plan.workspace_bytes > 0) {
+      const sattn_tensor space{workspace, SATTN_DEVICE_CUDA, plan.device, SATTN_DTYPE_U8, 1, {0}, {0}};
+      check_pointer(&space, "workspace", plan.device);
+    }
     if (plan.family != nullptr) {
-      if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && workspace == nullptr))
-        throw Failure{SATTN_ERROR_WORKSPACE_TOO_SMALL,
-                      "cuda backend: the selection needs " + std::to_string(plan.workspace_bytes) +
-                          " bytes of device workspace, got " + std::to_string(workspace_bytes)};
       check_cuda(plan.family->run(plan, *args, p, workspace, stream), "selecting on the device and attending");
+      return;
+    }
+    if (plan.decode.splits > 0) {
+      WorkspaceCarver carver(workspace);
+      DecodePlan decode{};
+      carve_decode(plan, carver, &decode);
+      check_cuda(launch_decode(p, decode, stream), "launching the decode kernels");
       return;
     }
     const int error = flash_supports(p) ? launch_flash(p, stream) : launch_generic(p, stream);

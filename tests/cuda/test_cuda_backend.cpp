@@ -171,11 +171,16 @@ void run_case(const Case& c, uint32_t seed) {
   device_args.lse = c.lse ? &dl : nullptr;
   cudaStream_t stream = nullptr;
   REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
-  const sattn_status status = sattn_plan_run(plan, &device_args, nullptr, 0, stream);
+  size_t device_bytes = 0;  // decode shapes keep their partial results here
+  REQUIRE(sattn_plan_workspace_size(plan, &device_bytes) == SATTN_OK);
+  void* device_workspace = nullptr;
+  if (device_bytes > 0) REQUIRE(cudaMalloc(&device_workspace, device_bytes) == cudaSuccess);
+  const sattn_status status = sattn_plan_run(plan, &device_args, device_workspace, device_bytes, stream);
   INFO(sattn_status_string(status) << ": " << sattn_last_error());
   REQUIRE(status == SATTN_OK);
   REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
   cudaStreamDestroy(stream);
+  cudaFree(device_workspace);
   sattn_plan_destroy(plan);
 
   const std::vector<unsigned char> got = o.download();
@@ -283,6 +288,26 @@ TEST_CASE("cuda backend matches the reference backend", "[cuda]") {
     c.head_dim = c.head_dim_v = 64, c.pad = 3, c.blhd = false;  // rows not 16-byte aligned
     cases.push_back(c);
     c.dtype = SATTN_DTYPE_BF16, c.precision = SATTN_PRECISION_FP32, c.pad = 0;
+    cases.push_back(c);
+  }
+  // Decode shapes (q_len <= 16): keys split across blocks and merged by their log-sum-exp, GQA heads sharing a block.
+  {
+    Case c = base(SATTN_PATTERN_DENSE, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 128);
+    c.batch = 2, c.q_heads = 8, c.kv_heads = 2, c.q_len = 1, c.kv_len = 5000;
+    cases.push_back(c);
+    c.q_len = 5, c.causal = true, c.blhd = true;  // 4 heads x 5 rows: two blocks of 2 heads per kv head
+    cases.push_back(c);
+    c.q_len = 16, c.kv_len = 130, c.dtype = SATTN_DTYPE_F16, c.precision = SATTN_PRECISION_FP16, c.head_dim = 64;
+    c.head_dim_v = 64, c.q_heads = 6, c.kv_heads = 3;
+    cases.push_back(c);
+    c.dtype = SATTN_DTYPE_F32, c.precision = SATTN_PRECISION_FP32, c.head_dim = 40, c.head_dim_v = 24;
+    c.q_len = 3, c.kv_len = 2000, c.pad = 3;
+    cases.push_back(c);
+    c.pattern = SATTN_PATTERN_SLIDING_WINDOW, c.params.window_size = 300, c.params.global_tokens = 16;
+    c.dtype = SATTN_DTYPE_BF16, c.precision = SATTN_PRECISION_BF16, c.head_dim = c.head_dim_v = 128, c.pad = 0;
+    c.q_len = 7, c.kv_len = 3000;
+    cases.push_back(c);
+    c.q_len = 10, c.kv_len = 4;  // fewer keys than rows: the first rows see none (causal)
     cases.push_back(c);
   }
   // Random shapes on the tensor-core path.
