@@ -46,6 +46,13 @@ sattn_status supports(const sattn_problem* problem) {
     return refuse("head dims up to " + std::to_string(kMaxGenericHeadDim) + " only");
   // The generic kernel's blocks: 4 query rows of one (batch, head) each, on a one-dimensional grid.
   if (d.batch * d.num_q_heads > 0x7fffffff / ((d.q_len + 3) / 4 + 1)) return refuse("too many query rows for one grid");
+  if (is_quantized(d)) {
+    if (selection_family(d.pattern) != nullptr)
+      return refuse(
+          "int8/int4 run the static patterns only (dense, sliding_window, block_local_global), not the "
+          "data-dependent ones, which are selected on the device in fp32/bf16/fp16");
+    if (!quantized_grid_fits(d)) return refuse("too many rows for the int8/int4 kernels' grids");
+  }
   if (const SelectionFamily* family = selection_family(d.pattern); family != nullptr) {
     const std::string why = family->refuse(*problem);
     if (!why.empty()) return refuse(why);
@@ -87,8 +94,9 @@ sattn_status can_implement(const void* state, const sattn_run_args* args) {
 
 constexpr uint32_t kStaticPatterns =
     (1u << SATTN_PATTERN_DENSE) | (1u << SATTN_PATTERN_SLIDING_WINDOW) | (1u << SATTN_PATTERN_BLOCK_LOCAL_GLOBAL);
-constexpr uint32_t kPrecisions =
-    (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) | (1u << SATTN_PRECISION_FP16);
+constexpr uint32_t kPrecisions = (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRECISION_BF16) |
+                                 (1u << SATTN_PRECISION_FP16) | (1u << SATTN_PRECISION_INT8) |
+                                 (1u << SATTN_PRECISION_INT4);
 
 // pattern_mask adds the patterns selected on the device when the plugin is loaded (sattn_backend_entry_v2).
 sattn_backend_ops ops = {sizeof(sattn_backend_ops),

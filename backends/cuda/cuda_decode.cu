@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <cuda_fp16.h>
+
 #include "cuda_device.cuh"
 
 namespace sattn_cuda {
@@ -21,17 +23,96 @@ struct SharedLayout {
   size_t q, k, v, scores, acc, stats, bytes;  // offsets in floats; bytes in total
 };
 
-// K rows padded by one float: the 32 lanes of a warp read 32 different keys of one channel, conflict-free.
+// K rows are padded so that the 32 lanes of a warp, reading 32 different keys at one channel, hit different banks:
+// by 4 floats where head_dim % 4 == 0 (16-byte reads of 4 channels, 8 lanes per phase), else by 1.
+__host__ __device__ inline int64_t key_stride(int64_t head_dim) {
+  return head_dim % 4 == 0 ? head_dim + 4 : head_dim + 1;
+}
+
+// Every region starts at a multiple of 4 floats, for 16-byte reads.
 __host__ __device__ inline SharedLayout shared_layout(int rows, int64_t head_dim, int64_t head_dim_v) {
+  const auto round4 = [](size_t n) { return (n + 3) / 4 * 4; };
   SharedLayout s{};
   s.q = 0;
-  s.k = s.q + static_cast<size_t>(rows * head_dim);
-  s.v = s.k + static_cast<size_t>(kKeys * (head_dim + 1));
-  s.scores = s.v + static_cast<size_t>(kKeys * head_dim_v);
-  s.acc = s.scores + static_cast<size_t>(rows * kKeys);
-  s.stats = s.acc + static_cast<size_t>(rows * head_dim_v);
+  s.k = round4(s.q + static_cast<size_t>(rows * head_dim));
+  s.v = round4(s.k + static_cast<size_t>(kKeys * key_stride(head_dim)));
+  s.scores = round4(s.v + static_cast<size_t>(kKeys * head_dim_v));
+  s.acc = round4(s.scores + static_cast<size_t>(rows * kKeys));
+  s.stats = round4(s.acc + static_cast<size_t>(rows * head_dim_v));
   s.bytes = sizeof(float) * (s.stats + static_cast<size_t>(3 * rows));  // max, sum, correction per row
   return s;
+}
+
+// Whether rows of the operand can be read in 16-byte pieces of `cols` elements.
+bool vector_rows(const Operand& t, int32_t dtype, int64_t cols) {
+  const int64_t per = dtype == SATTN_DTYPE_F32 ? 4 : 8;
+  return reinterpret_cast<uintptr_t>(t.data) % 16 == 0 && t.stride[3] == 1 && t.stride[0] % per == 0 &&
+         t.stride[1] % per == 0 && t.stride[2] % per == 0 && cols % per == 0;
+}
+
+// 8 bf16/f16 or 4 f32 values of a 16-byte piece as floats, rounded to the precision only where that changes them.
+__device__ inline void widen(const uint4& raw, int32_t dtype, int32_t precision, bool round, float* out) {
+  const uint32_t words[4] = {raw.x, raw.y, raw.z, raw.w};
+  if (dtype == SATTN_DTYPE_F32) {
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float value = __uint_as_float(words[e]);
+      out[e] = round ? sattn_round_to_precision(value, precision) : value;
+    }
+    return;
+  }
+#pragma unroll
+  for (int e = 0; e < 8; ++e) {
+    const uint32_t bits = (words[e / 2] >> (16 * (e % 2))) & 0xffffu;
+    const float value = dtype == SATTN_DTYPE_BF16 ? __uint_as_float(bits << 16)
+                                                  : __half2float(__ushort_as_half(static_cast<unsigned short>(bits)));
+    out[e] = round ? sattn_round_to_precision(value, precision) : value;
+  }
+}
+
+// Copies rows [row0, row0 + rows) of head (b, h) of an operand, `cols` elements each, into shared memory as floats
+// rounded to the precision (row stride dst_stride). With `vector`, 16-byte loads, four in flight per thread: decode
+// is bound by these reads.
+__device__ inline void load_rows(float* dst, int dst_stride, const Operand& t, int64_t b, int64_t h, int64_t row0,
+                                 int rows, int cols, int32_t dtype, int32_t precision, bool vector, bool round) {
+  const int tid = static_cast<int>(threadIdx.x);
+  if (!vector) {
+    for (int x = tid; x < rows * cols; x += kThreads) {
+      const int r = x / cols, c = x % cols;
+      const int64_t index = row_offset(t, b, h, row0 + r) + c * t.stride[3];
+      dst[r * dst_stride + c] = sattn_round_to_precision(load_element(t.data, index, dtype), precision);
+    }
+    return;
+  }
+  const int per = dtype == SATTN_DTYPE_F32 ? 4 : 8, element = dtype == SATTN_DTYPE_F32 ? 4 : 2;
+  const int chunks = cols / per, total = rows * chunks;
+  const char* base = static_cast<const char*>(t.data);
+  constexpr int kInFlight = 4;
+  for (int x0 = tid; x0 < total; x0 += kInFlight * kThreads) {
+    uint4 raw[kInFlight];
+#pragma unroll
+    for (int u = 0; u < kInFlight; ++u) {
+      const int x = x0 + u * kThreads;
+      if (x < total)
+        raw[u] = *reinterpret_cast<const uint4*>(base +
+                                                 (row_offset(t, b, h, row0 + x / chunks) + x % chunks * per) * element);
+    }
+#pragma unroll
+    for (int u = 0; u < kInFlight; ++u) {
+      const int x = x0 + u * kThreads;
+      if (x >= total) continue;
+      float values[8];
+      widen(raw[u], dtype, precision, round, values);
+      float* out = dst + x / chunks * dst_stride + x % chunks * per;
+      if (per == 8) {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) out[e] = values[e];
+      } else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) out[e] = values[e];
+      }
+    }
+  }
 }
 
 // Moves a cursor to the tile with the given ordinal in its row (spans are skipped whole).
@@ -57,13 +138,14 @@ __device__ inline int64_t count_tiles(const sattn_layout_view& layout, int64_t r
 
 // grid (splits, batch * head groups). Rows r of a block: query head hq0 + r / q_len, query row r % q_len.
 __global__ void __launch_bounds__(kThreads) decode_split_kernel(const KernelParams p, const DecodePlan d) {
-  extern __shared__ float shared[];
+  extern __shared__ __align__(16) float shared[];
   const int split = static_cast<int>(blockIdx.x);
   const int64_t groups = p.q_heads / d.heads_per_block;
   const int64_t b = blockIdx.y / groups, hq0 = blockIdx.y % groups * d.heads_per_block;
   const int64_t hk = hq0 / (p.q_heads / p.kv_heads);
   const int rows = static_cast<int>(d.heads_per_block * p.q_len);
   const int D = static_cast<int>(p.head_dim), Dv = static_cast<int>(p.head_dim_v);  // int: no 64-bit divisions below
+  const int Ks = static_cast<int>(key_stride(D));
   const SharedLayout at = shared_layout(rows, D, Dv);
   float* const q_s = shared + at.q;
   float* const k_s = shared + at.k;
@@ -75,11 +157,9 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(const KernelPara
   float* const c_s = l_s + rows;
   const int tid = static_cast<int>(threadIdx.x), warp = tid / 32, lane = tid % 32;
 
-  for (int x = tid; x < rows * D; x += kThreads) {
-    const int r = x / D, c = x % D;
-    const int64_t index = row_offset(p.q, b, hq0 + r / p.q_len, r % p.q_len) + c * p.q.stride[3];
-    q_s[x] = sattn_round_to_precision(load_element(p.q.data, index, p.dtype), p.precision);
-  }
+  for (int r = 0; r < rows; r += static_cast<int>(p.q_len))  // one query head's rows at a time
+    load_rows(q_s + r * D, D, p.q, b, hq0 + r / p.q_len, 0, static_cast<int>(p.q_len), D, p.dtype, p.precision,
+              d.vector_q, d.round_inputs);
   for (int x = tid; x < rows * Dv; x += kThreads) acc_s[x] = 0.0f;
   for (int r = tid; r < rows; r += kThreads) m_s[r] = -INFINITY, l_s[r] = 0.0f;
 
@@ -93,16 +173,8 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(const KernelPara
     const int64_t k0 = cursor.tile * kKeys;
     const int keys = static_cast<int>(min(int64_t{kKeys}, p.kv_len - k0));
     __syncthreads();  // the previous tile's K, V and probabilities are consumed
-    for (int x = tid; x < keys * D; x += kThreads) {
-      const int j = x / D, c = x % D;
-      const int64_t index = row_offset(p.k, b, hk, k0 + j) + c * p.k.stride[3];
-      k_s[j * (D + 1) + c] = sattn_round_to_precision(load_element(p.k.data, index, p.dtype), p.precision);
-    }
-    for (int x = tid; x < keys * Dv; x += kThreads) {
-      const int j = x / Dv, c = x % Dv;
-      const int64_t index = row_offset(p.v, b, hk, k0 + j) + c * p.v.stride[3];
-      v_s[x] = sattn_round_to_precision(load_element(p.v.data, index, p.dtype), p.precision);
-    }
+    load_rows(k_s, Ks, p.k, b, hk, k0, keys, D, p.dtype, p.precision, d.vector_k, d.round_inputs);
+    load_rows(v_s, Dv, p.v, b, hk, k0, keys, Dv, p.dtype, p.precision, d.vector_v, d.round_inputs);
     __syncthreads();
 
     // Scores in log2 units; masked and missing keys are -inf.
@@ -113,8 +185,17 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(const KernelPara
       if (j < keys && (span.kind == SATTN_TILE_FULL || tile_keeps(p, span, cursor.tile, b, hq, i, k0 + j))) {
         float dot = 0.0f;
         const float* q_row = q_s + r * D;
-        const float* k_row = k_s + j * (D + 1);
-        for (int c = 0; c < D; ++c) dot = fmaf(q_row[c], k_row[c], dot);
+        const float* k_row = k_s + j * Ks;
+        if (D % 4 == 0) {  // 16-byte shared-memory reads: a quarter of the load instructions
+          for (int c = 0; c < D; c += 4) {
+            const float4 a = *reinterpret_cast<const float4*>(q_row + c);
+            const float4 k4 = *reinterpret_cast<const float4*>(k_row + c);
+            dot = fmaf(a.x, k4.x, dot), dot = fmaf(a.y, k4.y, dot), dot = fmaf(a.z, k4.z, dot);
+            dot = fmaf(a.w, k4.w, dot);
+          }
+        } else {
+          for (int c = 0; c < D; ++c) dot = fmaf(q_row[c], k_row[c], dot);
+        }
         score = dot * p.scale_log2;
       }
       s_s[x] = score;
@@ -145,12 +226,30 @@ __global__ void __launch_bounds__(kThreads) decode_split_kernel(const KernelPara
     }
     __syncthreads();
 
-    for (int x = tid; x < rows * Dv; x += kThreads) {
-      const int r = x / Dv, c = x % Dv;
-      const float* probabilities = s_s + r * kKeys;
-      float acc = acc_s[x] * c_s[r];
-      for (int j = 0; j < keys; ++j) acc = fmaf(probabilities[j], v_s[j * Dv + c], acc);
-      acc_s[x] = acc;
+    if (Dv % 4 == 0) {  // four channels per thread, 16-byte reads of V
+      const int quads = Dv / 4;
+      for (int x = tid; x < rows * quads; x += kThreads) {
+        const int r = x / quads, c = x % quads * 4;
+        const float* probabilities = s_s + r * kKeys;
+        float4 acc = *reinterpret_cast<float4*>(acc_s + r * Dv + c);
+        const float correction = c_s[r];
+        acc.x *= correction, acc.y *= correction, acc.z *= correction, acc.w *= correction;
+        for (int j = 0; j < keys; ++j) {
+          const float pj = probabilities[j];
+          const float4 v4 = *reinterpret_cast<const float4*>(v_s + j * Dv + c);
+          acc.x = fmaf(pj, v4.x, acc.x), acc.y = fmaf(pj, v4.y, acc.y), acc.z = fmaf(pj, v4.z, acc.z);
+          acc.w = fmaf(pj, v4.w, acc.w);
+        }
+        *reinterpret_cast<float4*>(acc_s + r * Dv + c) = acc;
+      }
+    } else {
+      for (int x = tid; x < rows * Dv; x += kThreads) {
+        const int r = x / Dv, c = x % Dv;
+        const float* probabilities = s_s + r * kKeys;
+        float acc = acc_s[x] * c_s[r];
+        for (int j = 0; j < keys; ++j) acc = fmaf(probabilities[j], v_s[j * Dv + c], acc);
+        acc_s[x] = acc;
+      }
     }
   }
   __syncthreads();
@@ -210,16 +309,24 @@ DecodePlan plan_decode(const sattn_attention_desc& desc, const sattn_layout_view
   d.heads_per_block = heads;
   const int64_t blocks = desc.batch * (desc.num_q_heads / heads);
   if (blocks > 65535) return DecodePlan{};
-  // Enough splits for about two blocks per SM, never more than the key tiles.
-  const int64_t wanted = (2 * int64_t{multiprocessors} + blocks - 1) / blocks;
+  // Enough splits for about four blocks per SM (their loads hide each other's latency), never more than the tiles.
+  const int64_t wanted = (4 * int64_t{multiprocessors} + blocks - 1) / blocks;
   d.splits = static_cast<int>(std::min<int64_t>({wanted, layout.num_k_tiles, kMaxDecodeSplits}));
   if (d.splits < 1) d.splits = 1;
   d.shared_bytes = shared_layout(static_cast<int>(heads * desc.q_len), desc.head_dim, desc.head_dim_v).bytes;
   return d;
 }
 
-int launch_decode(const KernelParams& p, const DecodePlan& d, void* stream) {
+int launch_decode(const KernelParams& p, const DecodePlan& plan, void* stream) {
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  DecodePlan d = plan;
+  d.vector_q = vector_rows(p.q, p.dtype, p.head_dim);
+  d.vector_k = vector_rows(p.k, p.dtype, p.head_dim);
+  d.vector_v = vector_rows(p.v, p.dtype, p.head_dim_v);
+  // Rounding to the precision's type changes inputs only when they are wider (f32 tensors, or bf16 <-> f16).
+  d.round_inputs =
+      !(p.precision == SATTN_PRECISION_FP32 || (p.precision == SATTN_PRECISION_BF16 && p.dtype == SATTN_DTYPE_BF16) ||
+        (p.precision == SATTN_PRECISION_FP16 && p.dtype == SATTN_DTYPE_F16));
   const dim3 grid(static_cast<unsigned>(d.splits), static_cast<unsigned>(p.batch * (p.q_heads / d.heads_per_block)));
   decode_split_kernel<<<grid, kThreads, d.shared_bytes, s>>>(p, d);
   if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;

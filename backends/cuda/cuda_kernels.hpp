@@ -58,14 +58,37 @@ int launch_flash(const KernelParams& params, void* stream);
 int prepare_generic();
 int prepare_flash();
 
+// int8/int4 (docs/patterns.md): the quantised operands in the workspace, rows of Q and K padded with zeros to
+// row_bytes (a multiple of 4, for four-lane integer dot products).
+struct QuantizedBuffers {
+  int8_t* q;  // [B, Hq, Lq, row_bytes]
+  int8_t* k;  // [B, Hk, Lk, row_bytes], of the smoothed keys K - kbar
+  int8_t* v;  // [B, Hk, Lk, Dv]
+  float* q_scale;
+  float* k_scale;
+  float* v_scale;    // [B, Hk, Dv]
+  float* lse_shift;  // [B, Hq, Lq]
+  double* kbar;      // [B, Hk, D]
+  int64_t row_bytes;
+  double qmax;
+  float given_q, given_k, given_v;  // params.scale_*: > 0 replaces the computed scales
+  float softmax_scale;
+};
+// Quantises on the stream, then attends on the integers over params.layout (any layout, one warp per query row).
+int launch_quantized(const KernelParams& params, const QuantizedBuffers& buffers, void* stream);
+bool quantized_grid_fits(const sattn_attention_desc& desc);
+int prepare_quantized();
+
 // Decode shapes (q_len <= kMaxDecodeRows): the key tiles of a layout row split across `splits` thread blocks whose
 // partial results (workspace) are merged by their log-sum-exp. splits == 0: the problem does not take this path.
 struct DecodePlan {
   int splits;
   int64_t heads_per_block;  // query heads of one kv head served by one block
   size_t shared_bytes;
-  float* partial_o;      // [splits, B, Hq, Lq, Dv], unnormalised
-  float* partial_stats;  // [splits, B, Hq, Lq, 2]: running maximum (log2 units) and denominator
+  float* partial_o;                   // [splits, B, Hq, Lq, Dv], unnormalised
+  float* partial_stats;               // [splits, B, Hq, Lq, 2]: running maximum (log2 units) and denominator
+  bool vector_q, vector_k, vector_v;  // rows readable in 16-byte pieces (set per run from the tensors)
+  bool round_inputs;                  // inputs wider than the precision's type are rounded to it
 };
 constexpr int64_t kDecodeMaxQueries = 16;  // q_len up to this takes the decode path
 constexpr int64_t kMaxDecodeRows = 32;     // query rows per block: heads_per_block * q_len

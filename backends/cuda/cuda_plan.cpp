@@ -113,6 +113,30 @@ void carve_decode(const Plan& plan, WorkspaceCarver& carver, DecodePlan* decode)
   if (decode != nullptr) *decode = d, decode->partial_o = partial_o, decode->partial_stats = partial_stats;
 }
 
+bool is_quantized(const sattn_attention_desc& desc) {
+  return desc.precision == SATTN_PRECISION_INT8 || desc.precision == SATTN_PRECISION_INT4;
+}
+
+void carve_quantized(const Plan& plan, WorkspaceCarver& carver, QuantizedBuffers* buffers) {
+  const sattn_attention_desc& d = plan.desc;
+  if (!is_quantized(d)) return;
+  const auto count = [](int64_t a, int64_t b, int64_t c, int64_t e) { return static_cast<size_t>(a * b * c * e); };
+  QuantizedBuffers q{};
+  q.row_bytes = (d.head_dim + 3) / 4 * 4;
+  q.q = carver.take<int8_t>(count(d.batch, d.num_q_heads, d.q_len, q.row_bytes));
+  q.k = carver.take<int8_t>(count(d.batch, d.num_kv_heads, d.kv_len, q.row_bytes));
+  q.v = carver.take<int8_t>(count(d.batch, d.num_kv_heads, d.kv_len, d.head_dim_v));
+  q.q_scale = carver.take<float>(count(d.batch, d.num_q_heads, d.q_len, 1));
+  q.k_scale = carver.take<float>(count(d.batch, d.num_kv_heads, d.kv_len, 1));
+  q.v_scale = carver.take<float>(count(d.batch, d.num_kv_heads, d.head_dim_v, 1));
+  q.lse_shift = carver.take<float>(count(d.batch, d.num_q_heads, d.q_len, 1));
+  q.kbar = carver.take<double>(count(d.batch, d.num_kv_heads, d.head_dim, 1));
+  q.qmax = d.precision == SATTN_PRECISION_INT4 ? 7.0 : 127.0;
+  q.given_q = d.params.scale_q, q.given_k = d.params.scale_k, q.given_v = d.params.scale_v;
+  q.softmax_scale = d.scale;
+  if (buffers != nullptr) *buffers = q;
+}
+
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout* static_layout, void** state) {
   return sattn_backend_util::boundary(host, "cuda", [&] {
     const SelectionFamily* family = selection_family(problem->desc->pattern);
@@ -128,15 +152,17 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     check_cuda(prepare_generic(), "raising the generic kernel's shared-memory limit");
     check_cuda(prepare_flash(), "raising the flash kernel's shared-memory limit");
     check_cuda(prepare_decode(), "raising the decode kernel's shared-memory limit");
+    check_cuda(prepare_quantized(), "raising the integer kernel's shared-memory limit");
     try {
       if (static_layout != nullptr) {
         copy_layout(*plan, static_layout);
         int multiprocessors = 0;
         check_cuda(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, plan->device),
                    "asking for the number of SMs");
-        plan->decode = plan_decode(plan->desc, plan->layout, multiprocessors);
+        if (!is_quantized(plan->desc)) plan->decode = plan_decode(plan->desc, plan->layout, multiprocessors);
         WorkspaceCarver measure(nullptr);
         carve_decode(*plan, measure);
+        carve_quantized(*plan, measure);
         plan->workspace_bytes = measure.bytes();
       } else {
         plan->family = family;
@@ -153,6 +179,11 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     const bool tensor_cores = ((d.dtype == SATTN_DTYPE_BF16 && d.precision == SATTN_PRECISION_BF16) ||
                                (d.dtype == SATTN_DTYPE_F16 && d.precision == SATTN_PRECISION_FP16)) &&
                               d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128);
+    if (is_quantized(d)) {
+      plan->kernel = "cuda_quantize + cuda_integer_warp_per_row (dp4a scores, fp32 softmax and P V)";
+      *state = plan.release();
+      return;
+    }
     if (plan->decode.splits > 0) {
       plan->kernel = "cuda_decode_split_k (" + std::to_string(plan->decode.splits) + " splits of the keys, " +
                      std::to_string(plan->decode.heads_per_block) + " query heads per block, log-sum-exp merge)";

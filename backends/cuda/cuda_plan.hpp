@@ -30,6 +30,9 @@ class WorkspaceCarver;
 // The decode path's partial results in the workspace (sizes only when the carver has no base); fills decode's
 // pointers when given.
 void carve_decode(const Plan& plan, WorkspaceCarver& carver, DecodePlan* decode = nullptr);
+// The int8/int4 operands in the workspace, likewise.
+void carve_quantized(const Plan& plan, WorkspaceCarver& carver, QuantizedBuffers* buffers = nullptr);
+bool is_quantized(const sattn_attention_desc& desc);
 
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout* static_layout, void** state);
 void plan_destroy(void* state);

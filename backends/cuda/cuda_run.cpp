@@ -91,6 +91,13 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
       check_cuda(plan.family->run(plan, *args, p, workspace, stream), "selecting on the device and attending");
       return;
     }
+    if (is_quantized(d)) {
+      WorkspaceCarver carver(workspace);
+      QuantizedBuffers buffers{};
+      carve_quantized(plan, carver, &buffers);
+      check_cuda(launch_quantized(p, buffers, stream), "launching the int8/int4 kernels");
+      return;
+    }
     if (plan.decode.splits > 0) {
       WorkspaceCarver carver(workspace);
       DecodePlan decode{};

@@ -196,7 +196,9 @@ void run_case(const Case& c, uint32_t seed) {
         }
   // docs/patterns.md: 1e-4 (fp32) or 2e-2 (bf16, fp16) against the exact result, plus O's own storage rounding.
   const double storage = c.dtype == SATTN_DTYPE_BF16 ? 1.0 / 256 : c.dtype == SATTN_DTYPE_F16 ? 1.0 / 2048 : 0.0;
-  const double tolerance = (c.precision == SATTN_PRECISION_FP32 ? 1e-4 : 2e-2) + storage;
+  // int8/int4: both backends evaluate the same quantised computation (the integers agree), to 2e-3 of it.
+  const bool quantized = c.precision == SATTN_PRECISION_INT8 || c.precision == SATTN_PRECISION_INT4;
+  const double tolerance = (c.precision == SATTN_PRECISION_FP32 ? 1e-4 : quantized ? 2e-3 : 2e-2) + storage;
   INFO("max |O - O_ref| / max |O_ref| = " << max_error / std::max(max_ref, 1e-30));
   CHECK(max_error <= tolerance * std::max(max_ref, 1e-30));
 
@@ -308,6 +310,26 @@ TEST_CASE("cuda backend matches the reference backend", "[cuda]") {
     c.q_len = 7, c.kv_len = 3000;
     cases.push_back(c);
     c.q_len = 10, c.kv_len = 4;  // fewer keys than rows: the first rows see none (causal)
+    cases.push_back(c);
+    c.pattern = SATTN_PATTERN_DENSE, c.params = SATTN_PATTERN_PARAMS_INIT, c.head_dim = 37, c.head_dim_v = 32;
+    c.q_len = 2, c.kv_len = 3001, c.causal = false, c.dtype = SATTN_DTYPE_F32, c.precision = SATTN_PRECISION_BF16;
+    cases.push_back(c);
+  }
+  // int8 and int4: quantised on the device (smoothed K, per-row and per-channel scales), integer scores.
+  {
+    Case c = base(SATTN_PATTERN_DENSE, SATTN_DTYPE_F32, SATTN_PRECISION_INT8, 64);
+    c.q_heads = 4, c.kv_heads = 2, c.q_len = 90, c.kv_len = 211, c.causal = true;
+    cases.push_back(c);
+    c.precision = SATTN_PRECISION_INT4, c.dtype = SATTN_DTYPE_BF16, c.head_dim = 37, c.head_dim_v = 29, c.blhd = true;
+    c.q_len = 230, c.kv_len = 70;  // Lq > Lk under causal: the first rows see no key
+    cases.push_back(c);
+    c.pattern = SATTN_PATTERN_SLIDING_WINDOW, c.params.window_size = 25, c.params.global_tokens = 4;
+    c.precision = SATTN_PRECISION_INT8, c.dtype = SATTN_DTYPE_F16, c.head_dim = c.head_dim_v = 128, c.blhd = false;
+    c.q_len = c.kv_len = 300, c.causal = false, c.pad = 5;
+    cases.push_back(c);
+    c.pattern = SATTN_PATTERN_DENSE, c.params = SATTN_PATTERN_PARAMS_INIT, c.pad = 0;
+    c.params.scale_q = 0.02f, c.params.scale_k = 0.03f, c.params.scale_v = 0.015f;  // given (static) scales
+    c.q_len = 4, c.kv_len = 500;
     cases.push_back(c);
   }
   // Random shapes on the tensor-core path.
