@@ -15,8 +15,11 @@
 namespace sattn_cuda {
 namespace {
 
-constexpr int kThreads = 128;
+// 8 warps a block, 3 blocks an SM (the shared memory of head dim 128 allows 3): decode waits on loads, so it needs
+// warps in flight more than registers.
+constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
+constexpr int kBlocksPerSm = 3;
 constexpr int kKeys = static_cast<int>(kTileK);  // keys per tile, as the layout is built
 
 struct SharedLayout {
@@ -137,7 +140,8 @@ __device__ inline int64_t count_tiles(const sattn_layout_view& layout, int64_t r
 }
 
 // grid (splits, batch * head groups). Rows r of a block: query head hq0 + r / q_len, query row r % q_len.
-__global__ void __launch_bounds__(kThreads) decode_split_kernel(const KernelParams p, const DecodePlan d) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm)
+    decode_split_kernel(const KernelParams p, const DecodePlan d) {
   extern __shared__ __align__(16) float shared[];
   const int split = static_cast<int>(blockIdx.x);
   const int64_t groups = p.q_heads / d.heads_per_block;
@@ -309,11 +313,19 @@ DecodePlan plan_decode(const sattn_attention_desc& desc, const sattn_layout_view
   d.heads_per_block = heads;
   const int64_t blocks = desc.batch * (desc.num_q_heads / heads);
   if (blocks > 65535) return DecodePlan{};
-  // Enough splits for about four blocks per SM (their loads hide each other's latency), never more than the tiles.
-  const int64_t wanted = (4 * int64_t{multiprocessors} + blocks - 1) / blocks;
+  d.shared_bytes = shared_layout(static_cast<int>(heads * desc.q_len), desc.head_dim, desc.head_dim_v).bytes;
+  // As many splits as fill every SM with resident blocks once (a partial second wave would double the time of the
+  // blocks in it), never more than the key tiles.
+  int resident = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, decode_split_kernel, kThreads, d.shared_bytes) !=
+          cudaSuccess ||
+      resident < 1) {
+    (void)cudaGetLastError();
+    resident = 1;
+  }
+  const int64_t wanted = std::max<int64_t>(1, int64_t{resident} * multiprocessors / blocks);
   d.splits = static_cast<int>(std::min<int64_t>({wanted, layout.num_k_tiles, kMaxDecodeSplits}));
   if (d.splits < 1) d.splits = 1;
-  d.shared_bytes = shared_layout(static_cast<int>(heads * desc.q_len), desc.head_dim, desc.head_dim_v).bytes;
   return d;
 }
 
