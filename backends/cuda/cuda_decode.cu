@@ -118,27 +118,6 @@ __device__ inline void load_rows(float* dst, int dst_stride, const Operand& t, i
   }
 }
 
-// Moves a cursor to the tile with the given ordinal in its row (spans are skipped whole).
-__device__ inline void skip_tiles(TileCursor& cursor, int64_t count) {
-  while (cursor.valid() && count > 0) {
-    const int64_t left = cursor.spans[cursor.span].k_end - cursor.tile;
-    if (count < left) {
-      cursor.tile += count;
-      return;
-    }
-    count -= left;
-    cursor.tile += left - 1;
-    cursor.advance();
-  }
-}
-
-__device__ inline int64_t count_tiles(const sattn_layout_view& layout, int64_t row) {
-  int64_t tiles = 0;
-  for (int64_t s = layout.row_ptr[row]; s < layout.row_ptr[row + 1]; ++s)
-    tiles += max(int64_t{0}, int64_t{layout.spans[s].k_end} - layout.spans[s].k_begin);
-  return tiles;
-}
-
 // grid (splits, batch * head groups). Rows r of a block: query head hq0 + r / q_len, query row r % q_len.
 __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
     decode_split_kernel(const KernelParams p, const DecodePlan d) {
@@ -305,24 +284,38 @@ DecodePlan plan_decode(const sattn_attention_desc& desc, const sattn_layout_view
   if (desc.q_len > kDecodeMaxQueries || desc.q_len == 0 || layout.tile_k != kTileK || layout.tile_q < desc.q_len ||
       desc.head_dim > kMaxDecodeHeadDim || desc.head_dim_v > kMaxDecodeHeadDim)
     return d;
+  // f16/bf16 at their own precision with head dims 64/128 run on tensor cores (the flash kernel's split mode) where
+  // the tensors are aligned at run time; the CUDA-core kernel is the fallback and the path for everything else.
+  const bool bf16 = desc.dtype == SATTN_DTYPE_BF16 && desc.precision == SATTN_PRECISION_BF16;
+  const bool f16 = desc.dtype == SATTN_DTYPE_F16 && desc.precision == SATTN_PRECISION_FP16;
+  const bool tensor_cores = (bf16 || f16) && desc.head_dim == desc.head_dim_v &&
+                            (desc.head_dim == 64 || desc.head_dim == 128) && layout.tile_q == kTileQ;
   // The query heads of one kv head share a block when they share their layout row (a layout per query head does
   // not) and their rows fit the block.
   const int64_t group = desc.num_q_heads / desc.num_kv_heads;
-  int64_t heads = layout.heads == 1 || layout.head_divisor % group == 0 ? group : 1;
-  while (heads > 1 && (heads * desc.q_len > kMaxDecodeRows || group % heads != 0)) --heads;
-  d.heads_per_block = heads;
-  const int64_t blocks = desc.batch * (desc.num_q_heads / heads);
-  if (blocks > 65535) return DecodePlan{};
-  d.shared_bytes = shared_layout(static_cast<int>(heads * desc.q_len), desc.head_dim, desc.head_dim_v).bytes;
+  const bool shared_row = layout.heads == 1 || layout.head_divisor % group == 0;
+  const auto heads_for = [&](int64_t max_rows) {
+    int64_t heads = shared_row ? group : 1;
+    while (heads > 1 && (heads * desc.q_len > max_rows || group % heads != 0)) --heads;
+    return heads;
+  };
+  d.heads_per_block = heads_for(kMaxDecodeRows);
+  d.tc_heads_per_block = tensor_cores ? heads_for(kTileQ) : 0;
+  if (desc.batch * (desc.num_q_heads / d.heads_per_block) > 65535) return DecodePlan{};
+  d.shared_bytes =
+      shared_layout(static_cast<int>(d.heads_per_block * desc.q_len), desc.head_dim, desc.head_dim_v).bytes;
   // As many splits as fill every SM with resident blocks once (a partial second wave would double the time of the
   // blocks in it), never more than the key tiles.
   int resident = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, decode_split_kernel, kThreads, d.shared_bytes) !=
-          cudaSuccess ||
-      resident < 1) {
+  if (tensor_cores) {
+    resident = flash_split_blocks_per_sm(desc.head_dim, bf16);
+  } else if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&resident, decode_split_kernel, kThreads, d.shared_bytes) !=
+                 cudaSuccess ||
+             resident < 1) {
     (void)cudaGetLastError();
     resident = 1;
   }
+  const int64_t blocks = desc.batch * (desc.num_q_heads / (tensor_cores ? d.tc_heads_per_block : d.heads_per_block));
   const int64_t wanted = std::max<int64_t>(1, int64_t{resident} * multiprocessors / blocks);
   d.splits = static_cast<int>(std::min<int64_t>({wanted, layout.num_k_tiles, kMaxDecodeSplits}));
   if (d.splits < 1) d.splits = 1;
@@ -339,9 +332,13 @@ int launch_decode(const KernelParams& p, const DecodePlan& plan, void* stream) {
   d.round_inputs =
       !(p.precision == SATTN_PRECISION_FP32 || (p.precision == SATTN_PRECISION_BF16 && p.dtype == SATTN_DTYPE_BF16) ||
         (p.precision == SATTN_PRECISION_FP16 && p.dtype == SATTN_DTYPE_F16));
-  const dim3 grid(static_cast<unsigned>(d.splits), static_cast<unsigned>(p.batch * (p.q_heads / d.heads_per_block)));
-  decode_split_kernel<<<grid, kThreads, d.shared_bytes, s>>>(p, d);
-  if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
+  if (flash_split_supports(p, d)) {
+    if (const int error = launch_flash_split(p, d, stream); error != cudaSuccess) return error;
+  } else {
+    const dim3 grid(static_cast<unsigned>(d.splits), static_cast<unsigned>(p.batch * (p.q_heads / d.heads_per_block)));
+    decode_split_kernel<<<grid, kThreads, d.shared_bytes, s>>>(p, d);
+    if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
+  }
   const int64_t rows = p.batch * p.q_heads * p.q_len;
   if (rows > 0x7fffffff) return cudaErrorInvalidConfiguration;
   decode_merge_kernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(p, d);

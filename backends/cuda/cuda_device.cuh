@@ -77,4 +77,25 @@ struct TileCursor {
   }
 };
 
+// Moves a cursor to the tile with the given ordinal in its row (spans are skipped whole).
+__device__ inline void skip_tiles(TileCursor& cursor, int64_t count) {
+  while (cursor.valid() && count > 0) {
+    const int64_t left = cursor.spans[cursor.span].k_end - cursor.tile;
+    if (count < left) {
+      cursor.tile += count;
+      return;
+    }
+    count -= left;
+    cursor.tile += left - 1;
+    cursor.advance();
+  }
+}
+
+__device__ inline int64_t count_tiles(const sattn_layout_view& layout, int64_t row) {
+  int64_t tiles = 0;
+  for (int64_t s = layout.row_ptr[row]; s < layout.row_ptr[row + 1]; ++s)
+    tiles += max(int64_t{0}, int64_t{layout.spans[s].k_end} - layout.spans[s].k_begin);
+  return tiles;
+}
+
 }  // namespace sattn_cuda

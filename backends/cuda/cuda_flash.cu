@@ -54,8 +54,26 @@ __device__ inline void load_tile(uint16_t* tile, const uint16_t* head, int64_t r
   }
 }
 
-template <int D, bool Bf16>
-__global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
+// Q rows of a split (decode) block: row r holds query r % q_len of head hq0 + r / q_len; rows past `rows` are zeros.
+template <int D>
+__device__ inline void load_packed_queries(uint16_t* tile, const KernelParams& p, int64_t b, int64_t hq0, int rows) {
+  constexpr int kChunks = D / 8;
+  const uint16_t* const q = static_cast<const uint16_t*>(p.q.data);
+  for (int c = static_cast<int>(threadIdx.x); c < kRows * kChunks; c += kThreads) {
+    const int r = c / kChunks, col = c % kChunks * 8;
+    const bool valid = r < rows;
+    const uint16_t* source = q;
+    if (valid) source += b * p.q.stride[0] + (hq0 + r / p.q_len) * p.q.stride[1] + r % p.q_len * p.q.stride[2] + col;
+    copy16_async(tile + r * kStride<D> + col, source, valid);
+  }
+}
+
+// Split == false: one block per (128-row query tile, query head, batch) over its whole layout row.
+// Split == true (decode shapes): one block per (split of the key tiles, group of query heads of one kv head, batch);
+// its 128 rows pack the group's query rows (heads x q_len <= 128, GQA: every K/V tile serves all of them), and it
+// writes unnormalised partial results that launch_decode's merge combines by their log-sum-exp.
+template <int D, bool Bf16, bool Split>
+__global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p, const DecodePlan d) {
   extern __shared__ __align__(16) uint16_t shared[];
   uint16_t* const q_tile = shared;
   uint16_t* const k_tiles = q_tile + kRows * kStride<D>;       // two buffers
@@ -64,15 +82,33 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
   const int group = lane / 4, quad = lane % 4;  // the mma fragment coordinates of this lane
   // The last query tiles first: under causal masks they have the most key tiles, and starting them early keeps the
   // tail of the grid short.
-  const int64_t qt = gridDim.x - 1 - blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
-  const int64_t hk = hq / (p.q_heads / p.kv_heads), q0 = qt * kRows;
-  const uint16_t* const q_head = static_cast<const uint16_t*>(p.q.data) + b * p.q.stride[0] + hq * p.q.stride[1];
+  int64_t qt = 0, hq = 0, b = 0, rows = 0;
+  if constexpr (Split) {
+    const int64_t groups = p.q_heads / d.tc_heads_per_block;
+    b = blockIdx.y / groups, hq = blockIdx.y % groups * d.tc_heads_per_block, rows = d.tc_heads_per_block * p.q_len;
+  } else {
+    qt = gridDim.x - 1 - blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
+  }
+  // Query row index and query head of tile row r (a split block's rows past `rows` read as its first head's).
+  const auto query_of = [&](int r) -> int64_t { return Split ? r % p.q_len : qt * kRows + r; };
+  const auto head_of = [&](int r) -> int64_t { return Split ? (r < rows ? hq + r / p.q_len : hq) : hq; };
+  const int64_t hk = hq / (p.q_heads / p.kv_heads);
   const uint16_t* const k_head = static_cast<const uint16_t*>(p.k.data) + b * p.k.stride[0] + hk * p.k.stride[1];
   const uint16_t* const v_head = static_cast<const uint16_t*>(p.v.data) + b * p.v.stride[0] + hk * p.v.stride[1];
 
   TileCursor cursor = TileCursor::begin(p.layout, sattn_layout_row(&p.layout, b, hq, qt));
-  load_tile<D, kRows>(q_tile, q_head, p.q.stride[2], q0, p.q_len);
-  if (cursor.valid()) {
+  int64_t remaining = INT64_MAX;  // key tiles this block still walks
+  if constexpr (Split) {
+    const int64_t tiles = count_tiles(p.layout, sattn_layout_row(&p.layout, b, hq, 0));
+    const int64_t first = tiles * blockIdx.x / d.splits;
+    remaining = tiles * (blockIdx.x + 1) / d.splits - first;
+    skip_tiles(cursor, first);
+    load_packed_queries<D>(q_tile, p, b, hq, static_cast<int>(rows));
+  } else {
+    const uint16_t* const q_head = static_cast<const uint16_t*>(p.q.data) + b * p.q.stride[0] + hq * p.q.stride[1];
+    load_tile<D, kRows>(q_tile, q_head, p.q.stride[2], qt * kRows, p.q_len);
+  }
+  if (cursor.valid() && remaining > 0) {
     load_tile<D, kKeys>(k_tiles, k_head, p.k.stride[2], cursor.tile * kKeys, p.kv_len);
     load_tile<D, kKeys>(v_tiles, v_head, p.v.stride[2], cursor.tile * kKeys, p.kv_len);
   }
@@ -87,10 +123,10 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
 #pragma unroll
   for (int mt = 0; mt < kWarpTiles; ++mt) m[mt][0] = m[mt][1] = -INFINITY, l[mt][0] = l[mt][1] = 0.0f;
   int buffer = 0;
-  while (cursor.valid()) {
+  while (cursor.valid() && remaining > 0) {
     TileCursor next = cursor;
     next.advance();
-    if (next.valid()) {  // the next tile streams in while this one is computed
+    if (next.valid() && remaining > 1) {  // the next tile streams in while this one is computed
       load_tile<D, kKeys>(k_tiles + (buffer ^ 1) * kKeys * kStride<D>, k_head, p.k.stride[2], next.tile * kKeys,
                           p.kv_len);
       load_tile<D, kKeys>(v_tiles + (buffer ^ 1) * kKeys * kStride<D>, v_head, p.v.stride[2], next.tile * kKeys,
@@ -135,7 +171,7 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
       for (int mt = 0; mt < kWarpTiles; ++mt)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-          const int64_t position = q0 + warp * 32 + mt * 16 + group + 8 * h + rule.q_offset;
+          const int64_t position = query_of(warp * 32 + mt * 16 + group + 8 * h) + rule.q_offset;
           const bool causal = kind == SATTN_TILE_CAUSAL || rule.causal;
           const int64_t last = causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
           int64_t lo = 0, hi = last, global_end = 0;
@@ -164,13 +200,14 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
 #pragma unroll 1
       for (int index = 0; index < kWarpTiles * kKeys / 2; ++index) {
         const int mt = index / (kKeys / 2), n = index / 4 % (kKeys / 8), e = index % 4;
-        const int64_t i = q0 + warp * 32 + mt * 16 + group + (e >= 2 ? 8 : 0);
+        const int r = warp * 32 + mt * 16 + group + (e >= 2 ? 8 : 0);
+        const int64_t i = query_of(r);
         const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
         bool keep = j < p.kv_len;
         if (keep && kind == SATTN_TILE_CAUSAL) {
           keep = j <= i + rule.q_offset;
         } else if (keep) {
-          keep = tile_keeps(p, span, cursor.tile, b, hq, i, j);
+          keep = tile_keeps(p, span, cursor.tile, b, head_of(r), i, j);
         }
         keep_bits |= static_cast<uint64_t>(keep) << index;
       }
@@ -240,9 +277,31 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p) {
     __syncthreads();  // every warp is done with this buffer before the next iteration refills it
     buffer ^= 1;
     cursor = next;
+    --remaining;
   }
   copy_wait<0>();  // a row without key tiles never waited for its Q copy
 
+  if constexpr (Split) {
+    // Partial results: the running maximum and denominator of each row, and its P V sum, unnormalised.
+#pragma unroll
+    for (int mt = 0; mt < kWarpTiles; ++mt)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float sum = l[mt][h];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const int r = warp * 32 + mt * 16 + group + 8 * h;
+        if (r >= rows) continue;
+        const int64_t out_row = ((blockIdx.x * p.batch + b) * p.q_heads + head_of(r)) * p.q_len + query_of(r);
+        float* const partial = d.partial_o + out_row * D;
+#pragma unroll
+        for (int dn = 0; dn < D / 8; ++dn)
+          *reinterpret_cast<float2*>(partial + dn * 8 + 2 * quad) = make_float2(o[mt][dn][2 * h], o[mt][dn][2 * h + 1]);
+        if (quad == 0) d.partial_stats[2 * out_row] = m[mt][h], d.partial_stats[2 * out_row + 1] = sum;
+      }
+    return;
+  }
+  const int64_t q0 = qt * kRows;
   uint16_t* const o_head = static_cast<uint16_t*>(p.o.data) + b * p.o.stride[0] + hq * p.o.stride[1];
 #pragma unroll
   for (int mt = 0; mt < kWarpTiles; ++mt)
@@ -274,14 +333,25 @@ template <int D, bool Bf16>
 int launch(const KernelParams& p, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((p.q_len + kRows - 1) / kRows), static_cast<unsigned>(p.q_heads),
                   static_cast<unsigned>(p.batch));
-  flash_kernel<D, Bf16><<<grid, kThreads, shared_bytes<D>(), stream>>>(p);
+  flash_kernel<D, Bf16, false><<<grid, kThreads, shared_bytes<D>(), stream>>>(p, DecodePlan{});
+  return cudaGetLastError();
+}
+
+template <int D, bool Bf16>
+int launch_split(const KernelParams& p, const DecodePlan& d, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>(d.splits), static_cast<unsigned>(p.batch * (p.q_heads / d.tc_heads_per_block)));
+  flash_kernel<D, Bf16, true><<<grid, kThreads, shared_bytes<D>(), stream>>>(p, d);
   return cudaGetLastError();
 }
 
 template <int D, bool Bf16>
 int prepare() {
-  return cudaFuncSetAttribute(flash_kernel<D, Bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              static_cast<int>(shared_bytes<D>()));
+  int status = cudaFuncSetAttribute(flash_kernel<D, Bf16, false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    static_cast<int>(shared_bytes<D>()));
+  if (status == cudaSuccess)
+    status = cudaFuncSetAttribute(flash_kernel<D, Bf16, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                  static_cast<int>(shared_bytes<D>()));
+  return status;
 }
 
 }  // namespace
@@ -300,6 +370,31 @@ int launch_flash(const KernelParams& p, void* stream) {
   const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
   if (p.head_dim == 64) return bf16 ? launch<64, true>(p, s) : launch<64, false>(p, s);
   return bf16 ? launch<128, true>(p, s) : launch<128, false>(p, s);
+}
+
+bool flash_split_supports(const KernelParams& p, const DecodePlan& d) {
+  return d.tc_heads_per_block > 0 && flash_supports(p);
+}
+
+int launch_flash_split(const KernelParams& p, const DecodePlan& d, void* stream) {
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
+  if (p.head_dim == 64) return bf16 ? launch_split<64, true>(p, d, s) : launch_split<64, false>(p, d, s);
+  return bf16 ? launch_split<128, true>(p, d, s) : launch_split<128, false>(p, d, s);
+}
+
+int flash_split_blocks_per_sm(int64_t head_dim, bool bf16) {
+  int blocks = 0;
+  const size_t bytes = head_dim == 64 ? shared_bytes<64>() : shared_bytes<128>();
+  const void* kernel = head_dim == 64 ? (bf16 ? reinterpret_cast<const void*>(flash_kernel<64, true, true>)
+                                              : reinterpret_cast<const void*>(flash_kernel<64, false, true>))
+                                      : (bf16 ? reinterpret_cast<const void*>(flash_kernel<128, true, true>)
+                                              : reinterpret_cast<const void*>(flash_kernel<128, false, true>));
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, bytes) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 1;
+  }
+  return blocks > 0 ? blocks : 1;
 }
 
 int prepare_flash() {

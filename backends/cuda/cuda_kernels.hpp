@@ -83,7 +83,8 @@ int prepare_quantized();
 // partial results (workspace) are merged by their log-sum-exp. splits == 0: the problem does not take this path.
 struct DecodePlan {
   int splits;
-  int64_t heads_per_block;  // query heads of one kv head served by one block
+  int64_t heads_per_block;     // CUDA-core kernel: query heads of one kv head served by one block (rows <= 32)
+  int64_t tc_heads_per_block;  // tensor-core kernel (rows <= 128), 0 where it does not apply
   size_t shared_bytes;
   float* partial_o;                   // [splits, B, Hq, Lq, Dv], unnormalised
   float* partial_stats;               // [splits, B, Hq, Lq, 2]: running maximum (log2 units) and denominator
@@ -97,6 +98,10 @@ constexpr int64_t kMaxDecodeSplits = 256;
 DecodePlan plan_decode(const sattn_attention_desc& desc, const sattn_layout_view& layout, int multiprocessors);
 int launch_decode(const KernelParams& params, const DecodePlan& decode, void* stream);
 int prepare_decode();
+// The flash kernel's split mode for decode shapes (launch_decode chooses it where the tensors allow it).
+bool flash_split_supports(const KernelParams& params, const DecodePlan& decode);
+int launch_flash_split(const KernelParams& params, const DecodePlan& decode, void* stream);
+int flash_split_blocks_per_sm(int64_t head_dim, bool bf16);
 
 // The flash kernel's tile shape, which the layout is built with.
 constexpr int64_t kTileQ = 128;

@@ -185,8 +185,13 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
       return;
     }
     if (plan->decode.splits > 0) {
-      plan->kernel = "cuda_decode_split_k (" + std::to_string(plan->decode.splits) + " splits of the keys, " +
-                     std::to_string(plan->decode.heads_per_block) + " query heads per block, log-sum-exp merge)";
+      const DecodePlan& decode = plan->decode;
+      plan->kernel = "cuda_decode_split_k (" + std::to_string(decode.splits) + " splits of the keys, " +
+                     (decode.tc_heads_per_block > 0
+                          ? "flash mma.sync blocks of " + std::to_string(decode.tc_heads_per_block) +
+                                " query heads (CUDA cores for unaligned tensors), "
+                          : "CUDA-core blocks of " + std::to_string(decode.heads_per_block) + " query heads, ") +
+                     "log-sum-exp merge)";
       *state = plan.release();
       return;
     }

@@ -311,6 +311,11 @@ TEST_CASE("cuda backend matches the reference backend", "[cuda]") {
     cases.push_back(c);
     c.q_len = 10, c.kv_len = 4;  // fewer keys than rows: the first rows see none (causal)
     cases.push_back(c);
+    c.q_len = 16, c.kv_len = 1500, c.q_heads = 32, c.kv_heads = 2;  // 16 heads x 16 rows: two tensor-core blocks
+    cases.push_back(c);
+    c.q_heads = 6, c.kv_heads = 3, c.pad = 3;  // unaligned rows: the CUDA-core decode kernel instead
+    cases.push_back(c);
+    c.pad = 0;
     c.pattern = SATTN_PATTERN_DENSE, c.params = SATTN_PATTERN_PARAMS_INIT, c.head_dim = 37, c.head_dim_v = 32;
     c.q_len = 2, c.kv_len = 3001, c.causal = false, c.dtype = SATTN_DTYPE_F32, c.precision = SATTN_PRECISION_BF16;
     cases.push_back(c);
@@ -383,4 +388,64 @@ TEST_CASE("cuda backend refuses host memory and names the tensor", "[cuda]") {
   CHECK(sattn_plan_run(plan, &args, nullptr, 0, nullptr) == SATTN_OK);
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
   sattn_plan_destroy(plan);
+}
+
+TEST_CASE("cuda backend runs can be captured in a CUDA graph", "[cuda]") {
+  const std::string why = why_no_gpu();
+  if (!why.empty()) {
+    WARN("cuda tests skipped: " << why);
+    return;
+  }
+  // A tensor-core shape, a decode shape (two kernels and a workspace) and int8 (five kernels and a workspace).
+  struct Shape {
+    int64_t q_len, kv_len, head_dim;
+    int32_t dtype, precision;
+  };
+  const Shape shapes[] = {{200, 300, 64, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16},
+                          {3, 2000, 128, SATTN_DTYPE_F16, SATTN_PRECISION_FP16},
+                          {90, 150, 40, SATTN_DTYPE_F32, SATTN_PRECISION_INT8}};
+  for (const Shape& shape : shapes) {
+    INFO("Lq " << shape.q_len << " Lk " << shape.kv_len << " D " << shape.head_dim << " "
+               << sattn_precision_name(shape.precision));
+    sattn_attention_desc d = SATTN_ATTENTION_DESC_INIT;
+    d.batch = 2, d.num_q_heads = 4, d.num_kv_heads = 2, d.q_len = shape.q_len, d.kv_len = shape.kv_len;
+    d.head_dim = d.head_dim_v = shape.head_dim, d.dtype = shape.dtype, d.precision = shape.precision;
+    d.pattern = SATTN_PATTERN_DENSE, d.flags = SATTN_FLAG_CAUSAL;
+    std::mt19937 rng(11);
+    Mirrored q(2, 4, shape.q_len, shape.head_dim, d.dtype, false, 0, rng);
+    Mirrored k(2, 2, shape.kv_len, shape.head_dim, d.dtype, false, 0, rng);
+    Mirrored v(2, 2, shape.kv_len, shape.head_dim, d.dtype, false, 0, rng);
+    Mirrored eager(2, 4, shape.q_len, shape.head_dim, d.dtype, false, 0, rng);
+    Mirrored graphed(2, 4, shape.q_len, shape.head_dim, d.dtype, false, 0, rng);
+    sattn_plan* plan = make_plan(d, "cuda");
+    size_t bytes = 0;
+    REQUIRE(sattn_plan_workspace_size(plan, &bytes) == SATTN_OK);
+    void* workspace = nullptr;
+    if (bytes > 0) REQUIRE(cudaMalloc(&workspace, bytes) == cudaSuccess);
+    sattn_tensor dq = q.view(true), dk = k.view(true), dv = v.view(true), de = eager.view(true),
+                 dg = graphed.view(true);
+    sattn_run_args args = SATTN_RUN_ARGS_INIT;
+    args.q = &dq, args.k = &dk, args.v = &dv, args.o = &de;
+    cudaStream_t stream = nullptr;
+    REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
+    REQUIRE(sattn_plan_run(plan, &args, workspace, bytes, stream) == SATTN_OK);
+
+    args.o = &dg;
+    cudaGraph_t graph = nullptr;
+    REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal) == cudaSuccess);
+    const sattn_status captured = sattn_plan_run(plan, &args, workspace, bytes, stream);
+    REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
+    INFO(sattn_last_error());
+    REQUIRE(captured == SATTN_OK);
+    cudaGraphExec_t exec = nullptr;
+    REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
+    for (int replay = 0; replay < 2; ++replay) REQUIRE(cudaGraphLaunch(exec, stream) == cudaSuccess);
+    REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+    CHECK(eager.download() == graphed.download());  // the same kernels on the same inputs: bit for bit
+    cudaGraphExecDestroy(exec);
+    cudaGraphDestroy(graph);
+    cudaStreamDestroy(stream);
+    cudaFree(workspace);
+    sattn_plan_destroy(plan);
+  }
 }
