@@ -35,12 +35,13 @@ __device__ inline bool tile_keeps(const KernelParams& p, const sattn_tile_span& 
                                   int64_t hq, int64_t i, int64_t j) {
   const sattn_element_rule& rule = *p.layout.rule;
   switch (span.kind) {
-    case kTileBlockMask: {
+    case kTileBlockMask: {  // the block's mask bit, or a global token (block_topk), then causal
+      if (i >= p.q_len || j >= p.kv_len) return false;  // rows and keys past the ends have no mask entry
       const Selection& s = p.selection;
       const int64_t h = s.mask_head_divisor == 0 ? 0 : hq / s.mask_head_divisor;
       const bool kept = s.block_mask[b * s.mask_stride[0] + h * s.mask_stride[1] + i / s.block_size * s.mask_stride[2] +
                                      j / s.block_size * s.mask_stride[3]] != 0;
-      return kept && (!rule.causal || j <= i + rule.q_offset);
+      return sattn_rule_keeps(&rule, i, j) || (kept && (!rule.causal || j <= i + rule.q_offset));
     }
     case kTileBuckets: {
       const Selection& s = p.selection;

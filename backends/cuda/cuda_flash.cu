@@ -257,10 +257,12 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p, c
             s[mt][n][e] = fast_exp2(fmaf(s[mt][n][e], p.scale_log2, -base));
             l[mt][h] += s[mt][n][e];
           }
+        if (correction != 1.0f) {  // the row's maximum moved: rescale what it accumulated (rare after a few tiles)
 #pragma unroll
-        for (int dn = 0; dn < D / 8; ++dn) {
-          o[mt][dn][2 * h] *= correction;
-          o[mt][dn][2 * h + 1] *= correction;
+          for (int dn = 0; dn < D / 8; ++dn) {
+            o[mt][dn][2 * h] *= correction;
+            o[mt][dn][2 * h + 1] *= correction;
+          }
         }
       }
 

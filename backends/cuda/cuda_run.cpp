@@ -48,6 +48,7 @@ void check_pointers(const Plan& plan, const sattn_run_args* args) {
   check_pointer(args->v, "v", plan.device);
   check_pointer(args->o, "o", plan.device);
   if (args->lse != nullptr) check_pointer(args->lse, "lse", plan.device);
+  if (args->block_mask != nullptr) check_pointer(args->block_mask, "block_mask", plan.device);
 }
 
 sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,

@@ -5,6 +5,10 @@ namespace sattn_cuda {
 
 const SelectionFamily* selection_family(int32_t pattern) {
   switch (pattern) {
+    case SATTN_PATTERN_BLOCK_MASK:
+      return &kBlockMaskFamily;
+    case SATTN_PATTERN_BLOCK_TOPK:
+      return &kBlockTopkFamily;
     default:
       return nullptr;
   }

@@ -47,6 +47,10 @@ struct SelectionFamily {
   int (*run)(const Plan& plan, const sattn_run_args& args, KernelParams& params, void* workspace, void* stream);
 };
 
+// The families, one source file each.
+extern const SelectionFamily kBlockMaskFamily;  // cuda_select_blocks.cu
+extern const SelectionFamily kBlockTopkFamily;  // cuda_select_blocks.cu
+
 // The family of a data-dependent pattern, or nullptr when the backend does not select it on the device.
 const SelectionFamily* selection_family(int32_t pattern);
 

@@ -1,0 +1,346 @@
+// Block patterns selected on the device: block_mask (the caller's u8 block mask, a device tensor) and block_topk
+// (selection from Q and K per (batch, kv head, query block), docs/patterns.md). Both end in a block mask on the device
+// — the caller's, or the kept blocks block_topk chose, in the workspace — from which one layout is built for the
+// kernels' 128 x 64 tiles: per layout row, a tile whose every (query block, key block) pair is kept becomes FULL (or
+// CAUSAL where the diagonal cuts it, nothing past it), a tile with none kept and no global element is left out, and
+// a mixed tile is kTileBlockMask, which the kernels evaluate per element from the mask (tile_keeps). With block sizes
+// that are multiples of 128 no tile is mixed. Rows count their spans, a CUB scan turns counts into row pointers, and a
+// second pass writes the spans: all on the stream, nothing on the host.
+//
+// block_topk's selection reproduces the core's (src/layout/rule_block_topk.cpp) bit for bit: block means summed in
+// fp32 in row order and divided by the count, the query block mean summed over the G heads then rows, scores as
+// sequential fp32 products and sums without fused multiply-adds, ties to the lower block and NaN ranked lowest.
+#include <cub/device/device_scan.cuh>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "cuda_device.cuh"
+#include "cuda_plan.hpp"
+#include "cuda_select.hpp"
+
+namespace sattn_cuda {
+namespace {
+
+constexpr int kThreads = 128;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// What the layout builder reads: the block mask and the layout's geometry.
+struct BlockLayoutInput {
+  const uint8_t* mask;
+  int64_t mask_stride[4];     // zero strides broadcast the batch or head dimension
+  int64_t mask_head_divisor;  // layout head h reads mask head h (block_mask) or is the kv head (block_topk)
+  int64_t block;              // the pattern's block size
+  int64_t rows, batches, heads, q_tiles, k_tiles, q_len, kv_len;
+  int64_t q_offset, global_tokens;
+  int32_t causal;
+};
+
+__device__ inline bool mask_keeps(const BlockLayoutInput& in, int64_t b, int64_t h, int64_t qb, int64_t kb) {
+  return in.mask[b * in.mask_stride[0] + h * in.mask_stride[1] + qb * in.mask_stride[2] + kb * in.mask_stride[3]] != 0;
+}
+
+// The kind of tile kt of layout row (b, h, qt), or -1 when it keeps nothing.
+__device__ int32_t classify_tile(const BlockLayoutInput& in, int64_t b, int64_t h, int64_t qt, int64_t kt) {
+  const int64_t q0 = qt * kTileQ, q1 = min(in.q_len, q0 + kTileQ), k0 = kt * kTileK, k1 = min(in.kv_len, k0 + kTileK);
+  if (in.causal && k0 > q1 - 1 + in.q_offset) return -1;  // every key past every row's position
+  bool all = true, any = false;
+  for (int64_t qb = q0 / in.block; qb <= (q1 - 1) / in.block; ++qb)
+    for (int64_t kb = k0 / in.block; kb <= (k1 - 1) / in.block; ++kb) {
+      const bool kept = mask_keeps(in, b, h, qb, kb);
+      all = all && kept, any = any || kept;
+    }
+  const bool cut = in.causal && k1 - 1 > q0 + in.q_offset;  // the diagonal crosses the tile
+  if (all) return cut ? SATTN_TILE_CAUSAL : SATTN_TILE_FULL;
+  const bool global = in.global_tokens > 0 && (k0 < in.global_tokens || q0 + in.q_offset < in.global_tokens);
+  return any || global ? kTileBlockMask : -1;
+}
+
+// Walks the tiles of a layout row, merging neighbours of one kind into spans; writes them when `spans` is set.
+__device__ int64_t row_spans(const BlockLayoutInput& in, int64_t row, sattn_tile_span* spans) {
+  const int64_t qt = row % in.q_tiles, h = row / in.q_tiles % in.heads, b = row / (in.q_tiles * in.heads);
+  int64_t count = 0;
+  int32_t open_kind = -1;
+  for (int64_t kt = 0; kt < in.k_tiles; ++kt) {
+    const int32_t kind = classify_tile(in, b, h, qt, kt);
+    if (kind >= 0 && kind == open_kind) {
+      if (spans != nullptr) spans[count - 1].k_end = static_cast<int32_t>(kt + 1);
+      continue;
+    }
+    open_kind = kind;
+    if (kind < 0) continue;
+    if (spans != nullptr)
+      spans[count] = sattn_tile_span{static_cast<int32_t>(kt), static_cast<int32_t>(kt + 1), kind, 0, 0};
+    ++count;
+  }
+  return count;
+}
+
+__global__ void count_spans_kernel(const BlockLayoutInput in, int64_t* counts) {
+  const int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (row < in.rows) counts[row] = row_spans(in, row, nullptr);
+  if (row == in.rows) counts[row] = 0;  // the scan's last element: row_ptr[rows] = the total
+}
+
+__global__ void write_spans_kernel(const BlockLayoutInput in, const int64_t* row_ptr, sattn_tile_span* spans) {
+  const int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (row < in.rows) row_spans(in, row, spans + row_ptr[row]);
+}
+
+// ---- block_topk selection ----------------------------------------------------------------------------------------
+
+// Means of consecutive groups of `size` keys of (b, hk), per channel: grid (B * Hk, groups), threads over channels.
+__global__ void pooled_key_means_kernel(const KernelParams p, int64_t size, int64_t groups, float* means) {
+  const int64_t bh = blockIdx.x, g = blockIdx.y, b = bh / p.kv_heads, hk = bh % p.kv_heads;
+  const int64_t first = g * size, last = min(p.kv_len, first + size);
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    float sum = 0.0f;
+    for (int64_t j = first; j < last; ++j)
+      sum = __fadd_rn(sum, load_element(p.k.data, row_offset(p.k, b, hk, j) + d * p.k.stride[3], p.dtype));
+    means[(bh * groups + g) * p.head_dim + d] = __fdiv_rn(sum, static_cast<float>(last - first));
+  }
+}
+
+// The mean query of each query block over the G heads of kv head hk: grid (B * Hk, query blocks).
+__global__ void query_block_means_kernel(const KernelParams p, int64_t block, int64_t q_blocks, float* means) {
+  const int64_t bh = blockIdx.x, qb = blockIdx.y, b = bh / p.kv_heads, hk = bh % p.kv_heads;
+  const int64_t group = p.q_heads / p.kv_heads, i0 = qb * block, i1 = min(p.q_len, i0 + block);
+  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
+    float sum = 0.0f;
+    for (int64_t hq = hk * group; hq < (hk + 1) * group; ++hq)
+      for (int64_t i = i0; i < i1; ++i)
+        sum = __fadd_rn(sum, load_element(p.q.data, row_offset(p.q, b, hq, i) + d * p.q.stride[3], p.dtype));
+    means[(bh * q_blocks + qb) * p.head_dim + d] = __fdiv_rn(sum, static_cast<float>(group * (i1 - i0)));
+  }
+}
+
+// The core's dot_f32: products and sums rounded one by one, in channel order.
+__device__ inline float dot_sequential(const float* a, const float* b, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; ++i) acc = __fadd_rn(acc, __fmul_rn(a[i], b[i]));
+  return acc;
+}
+
+__device__ inline float rank_of(float s) { return s == s ? s : -INFINITY; }
+
+struct TopkInput {
+  float* qbar;         // [B, Hk, q_blocks, D]
+  float* block_means;  // [B, Hk, k_blocks, D]
+  float* comp_means;   // [B, Hk, comp_blocks, D], or null without compression
+  float* scores;       // [B, Hk, q_blocks, k_blocks]
+  uint8_t* kept;       // [B, Hk, q_blocks, k_blocks]
+  int64_t block, comp, q_blocks, k_blocks, comp_blocks, global_blocks, topk_blocks;
+  float keep_ratio;
+};
+
+// One thread block per (b, hk, query block): scores of the candidate key blocks, then the n best by rank counting
+// (a candidate is kept when fewer than n candidates beat it: larger score, or equal score and lower index).
+__global__ void select_blocks_kernel(const KernelParams p, const TopkInput t, int64_t q_offset, int64_t global_tokens,
+                                     int32_t causal) {
+  const int64_t row = blockIdx.x;  // (b * Hk + hk) * q_blocks + qb
+  const int64_t qb = row % t.q_blocks, bh = row / t.q_blocks, D = p.head_dim;
+  const int64_t i0 = qb * t.block, i1 = min(p.q_len, i0 + t.block);
+  const int64_t p_first = i0 + q_offset, p_last = i1 - 1 + q_offset;
+  uint8_t* const kept = t.kept + row * t.k_blocks;
+  float* const scores = t.scores + row * t.k_blocks;
+  if (global_tokens > 0 && p_first < global_tokens) {  // global query rows keep every block
+    for (int64_t kb = threadIdx.x; kb < t.k_blocks; kb += blockDim.x) kept[kb] = 1;
+    return;
+  }
+  int64_t candidates = t.k_blocks;
+  if (causal) candidates = p_last < 0 ? 0 : min(t.k_blocks, p_last / t.block + 1);
+  int64_t n = 0;
+  if (candidates > 0) {
+    if (t.topk_blocks > 0) {
+      n = t.topk_blocks;
+    } else {
+      const double wanted = ceil(static_cast<double>(t.keep_ratio) * static_cast<double>(candidates) - 1e-6);
+      n = max(int64_t{1}, static_cast<int64_t>(wanted));
+    }
+    n = min(n, candidates);
+  }
+  const float* qbar = t.qbar + row * D;
+  for (int64_t kb = threadIdx.x; kb < candidates; kb += blockDim.x) {
+    float score;
+    if (t.comp > 0) {
+      const int64_t first = kb * t.block / t.comp, last = (min(p.kv_len, (kb + 1) * t.block) - 1) / t.comp;
+      score = -INFINITY;
+      for (int64_t cb = first; cb <= last; ++cb)
+        score = fmaxf(score, rank_of(dot_sequential(qbar, t.comp_means + (bh * t.comp_blocks + cb) * D, D)));
+    } else {
+      score = dot_sequential(qbar, t.block_means + (bh * t.k_blocks + kb) * D, D);
+    }
+    scores[kb] = score;
+  }
+  __syncthreads();
+  for (int64_t kb = threadIdx.x; kb < t.k_blocks; kb += blockDim.x) {
+    bool keep = false;
+    if (kb < candidates) {
+      const float mine = rank_of(scores[kb]);
+      int64_t better = 0;
+      for (int64_t other = 0; other < candidates && better < n; ++other) {
+        const float theirs = rank_of(scores[other]);
+        better += theirs > mine || (theirs == mine && other < kb);
+      }
+      keep = better < n;
+    }
+    keep = keep || kb < t.global_blocks || (p_last >= 0 && p_last < p.kv_len && kb == p_last / t.block);
+    kept[kb] = keep ? 1 : 0;
+  }
+}
+
+// ---- the families ------------------------------------------------------------------------------------------------
+
+// The buffers of a run, carved in one order for plan-time sizing and run-time use.
+struct BlockBuffers {
+  int64_t* counts;
+  int64_t* row_ptr;
+  sattn_tile_span* spans;
+  void* scan_temp;
+  size_t scan_bytes;
+  TopkInput topk;
+};
+
+int64_t layout_rows(const sattn_attention_desc& d) {
+  const int64_t heads = d.pattern == SATTN_PATTERN_BLOCK_TOPK ? d.num_kv_heads : d.num_q_heads;
+  return d.batch * heads * ceil_div(d.q_len, kTileQ);
+}
+
+BlockBuffers carve_blocks(const Plan& plan, WorkspaceCarver& carver) {
+  const sattn_attention_desc& d = plan.desc;
+  const int64_t rows = layout_rows(d), k_tiles = ceil_div(d.kv_len, kTileK);
+  BlockBuffers buffers{};
+  buffers.counts = carver.take<int64_t>(static_cast<size_t>(rows + 1));
+  buffers.row_ptr = carver.take<int64_t>(static_cast<size_t>(rows + 1));
+  buffers.spans = carver.take<sattn_tile_span>(static_cast<size_t>(rows * k_tiles));  // at most one per tile
+  // CUB's temporary storage for the scan; asking for its size launches nothing.
+  cub::DeviceScan::ExclusiveSum(nullptr, buffers.scan_bytes, buffers.counts, buffers.row_ptr,
+                                static_cast<int>(rows + 1));
+  buffers.scan_temp = carver.take<unsigned char>(buffers.scan_bytes);
+  if (d.pattern == SATTN_PATTERN_BLOCK_TOPK) {
+    const sattn_pattern_params& params = d.params;
+    TopkInput& t = buffers.topk;
+    t.block = params.block_size;
+    t.comp = params.comp_block_size;
+    t.q_blocks = ceil_div(d.q_len, t.block);
+    t.k_blocks = ceil_div(d.kv_len, t.block);
+    t.comp_blocks = t.comp > 0 ? ceil_div(d.kv_len, t.comp) : 0;
+    t.global_blocks = std::min(ceil_div(params.global_tokens, t.block), t.k_blocks);
+    t.topk_blocks = params.topk_blocks;
+    t.keep_ratio = params.keep_ratio;
+    const size_t heads = static_cast<size_t>(d.batch * d.num_kv_heads), D = static_cast<size_t>(d.head_dim);
+    t.qbar = carver.take<float>(heads * static_cast<size_t>(t.q_blocks) * D);
+    t.block_means = carver.take<float>(heads * static_cast<size_t>(t.k_blocks) * D);
+    t.comp_means = t.comp > 0 ? carver.take<float>(heads * static_cast<size_t>(t.comp_blocks) * D) : nullptr;
+    t.scores = carver.take<float>(heads * static_cast<size_t>(t.q_blocks * t.k_blocks));
+    t.kept = carver.take<uint8_t>(heads * static_cast<size_t>(t.q_blocks * t.k_blocks));
+  }
+  return buffers;
+}
+
+void carve(const Plan& plan, WorkspaceCarver& carver) { (void)carve_blocks(plan, carver); }
+
+std::string refuse(const sattn_problem& problem) {
+  const sattn_attention_desc& d = *problem.desc;
+  const int64_t rows = layout_rows(d);
+  if (rows + 1 > 0x7fffffff) return "too many layout rows for the device scan (" + std::to_string(rows) + ")";
+  if (ceil_div(d.kv_len, kTileK) > 0x7fffffff) return "too many key tiles";
+  if (d.pattern == SATTN_PATTERN_BLOCK_TOPK &&
+      d.batch * d.num_kv_heads * ceil_div(d.q_len, d.params.block_size) > 0x7fffffff)
+    return "too many query blocks for one grid";
+  return {};
+}
+
+// Builds the layout from the block mask described by `in` (whose geometry fields this fills) and attends.
+int build_and_attend(const Plan& plan, KernelParams& params, BlockLayoutInput in, const BlockBuffers& buffers,
+                     cudaStream_t stream) {
+  const sattn_attention_desc& d = plan.desc;
+  in.q_tiles = ceil_div(d.q_len, kTileQ);
+  in.k_tiles = ceil_div(d.kv_len, kTileK);
+  in.rows = in.batches * in.heads * in.q_tiles;
+  in.q_len = d.q_len;
+  in.kv_len = d.kv_len;
+  in.q_offset = d.kv_len - d.q_len;
+  in.causal = (d.flags & SATTN_FLAG_CAUSAL) != 0 ? 1 : 0;
+  const unsigned grid = static_cast<unsigned>(ceil_div(in.rows + 1, kThreads));
+  count_spans_kernel<<<grid, kThreads, 0, stream>>>(in, buffers.counts);
+  size_t scan_bytes = buffers.scan_bytes;
+  if (const cudaError_t error = cub::DeviceScan::ExclusiveSum(buffers.scan_temp, scan_bytes, buffers.counts,
+                                                              buffers.row_ptr, static_cast<int>(in.rows + 1), stream);
+      error != cudaSuccess)
+    return error;
+  write_spans_kernel<<<grid, kThreads, 0, stream>>>(in, buffers.row_ptr, buffers.spans);
+  if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
+
+  sattn_layout_view& layout = params.layout;
+  layout.batches = in.batches;
+  layout.heads = in.heads;
+  layout.head_divisor = in.mask_head_divisor;
+  layout.row_ptr = buffers.row_ptr;
+  layout.spans = buffers.spans;
+  layout.num_spans = -1;  // on the device only
+  Selection& selection = params.selection;
+  selection.block_mask = in.mask;
+  for (int a = 0; a < 4; ++a) selection.mask_stride[a] = in.mask_stride[a];
+  selection.mask_head_divisor = in.mask_head_divisor;
+  selection.block_size = in.block;
+  return flash_supports(params) ? launch_flash(params, stream) : launch_generic(params, stream);
+}
+
+int run_block_mask(const Plan& plan, const sattn_run_args& args, KernelParams& params, void* workspace, void* stream) {
+  WorkspaceCarver carver(workspace);
+  const BlockBuffers buffers = carve_blocks(plan, carver);
+  const sattn_tensor& mask = *args.block_mask;
+  BlockLayoutInput in{};
+  in.mask = static_cast<const uint8_t*>(mask.data);
+  in.batches = mask.shape[0];
+  in.heads = mask.shape[1];
+  for (int a = 0; a < 4; ++a) in.mask_stride[a] = mask.strides[a];
+  if (in.batches == 1) in.mask_stride[0] = 0;
+  if (in.heads == 1) in.mask_stride[1] = 0;
+  in.mask_head_divisor = 1;
+  in.block = plan.desc.params.block_size;
+  return build_and_attend(plan, params, in, buffers, static_cast<cudaStream_t>(stream));
+}
+
+int run_block_topk(const Plan& plan, const sattn_run_args& args, KernelParams& params, void* workspace, void* stream) {
+  (void)args;  // params holds the run's tensors
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const sattn_attention_desc& d = plan.desc;
+  WorkspaceCarver carver(workspace);
+  BlockBuffers buffers = carve_blocks(plan, carver);
+  TopkInput& t = buffers.topk;
+  const unsigned heads = static_cast<unsigned>(d.batch * d.num_kv_heads);
+  pooled_key_means_kernel<<<dim3(heads, static_cast<unsigned>(t.k_blocks)), kThreads, 0, s>>>(
+      params, t.block, t.k_blocks, t.block_means);
+  if (t.comp > 0)
+    pooled_key_means_kernel<<<dim3(heads, static_cast<unsigned>(t.comp_blocks)), kThreads, 0, s>>>(
+        params, t.comp, t.comp_blocks, t.comp_means);
+  query_block_means_kernel<<<dim3(heads, static_cast<unsigned>(t.q_blocks)), kThreads, 0, s>>>(params, t.block,
+                                                                                               t.q_blocks, t.qbar);
+  select_blocks_kernel<<<static_cast<unsigned>(heads * t.q_blocks), kThreads, 0, s>>>(
+      params, t, d.kv_len - d.q_len, d.params.global_tokens, (d.flags & SATTN_FLAG_CAUSAL) != 0 ? 1 : 0);
+  if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
+
+  BlockLayoutInput in{};
+  in.mask = t.kept;
+  in.batches = d.batch;
+  in.heads = d.num_kv_heads;
+  in.mask_stride[3] = 1;
+  in.mask_stride[2] = t.k_blocks;
+  in.mask_stride[1] = t.q_blocks * t.k_blocks;
+  in.mask_stride[0] = d.num_kv_heads * t.q_blocks * t.k_blocks;
+  in.mask_head_divisor = d.num_q_heads / d.num_kv_heads;
+  in.block = t.block;
+  in.global_tokens = d.params.global_tokens;
+  return build_and_attend(plan, params, in, buffers, s);
+}
+
+}  // namespace
+
+const SelectionFamily kBlockMaskFamily{refuse, carve, run_block_mask};
+const SelectionFamily kBlockTopkFamily{refuse, carve, run_block_topk};
+
+}  // namespace sattn_cuda
