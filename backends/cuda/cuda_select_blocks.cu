@@ -58,82 +58,110 @@ __device__ int32_t classify_tile(const BlockLayoutInput& in, int64_t b, int64_t 
   return any || global ? kTileBlockMask : -1;
 }
 
-// Walks the tiles of a layout row, merging neighbours of one kind into spans; writes them when `spans` is set.
+// The spans of a layout row, one warp per row: lanes classify 32 tiles at a time; a tile whose kind differs from its
+// left neighbour's starts a span, one whose kind differs from its right neighbour's ends it, and ballots number the
+// starts. Returns the row's span count; writes the spans when `spans` is set.
 __device__ int64_t row_spans(const BlockLayoutInput& in, int64_t row, sattn_tile_span* spans) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
   const int64_t qt = row % in.q_tiles, h = row / in.q_tiles % in.heads, b = row / (in.q_tiles * in.heads);
+  const uint32_t below = (1u << lane) - 1u;  // lanes before this one
   int64_t count = 0;
-  int32_t open_kind = -1;
-  for (int64_t kt = 0; kt < in.k_tiles; ++kt) {
-    const int32_t kind = classify_tile(in, b, h, qt, kt);
-    if (kind >= 0 && kind == open_kind) {
-      if (spans != nullptr) spans[count - 1].k_end = static_cast<int32_t>(kt + 1);
-      continue;
+  int32_t carry = -1;  // the kind of the last tile of the previous 32
+  for (int64_t kt0 = 0; kt0 < in.k_tiles; kt0 += 32) {
+    const int64_t kt = kt0 + lane;
+    const int32_t kind = kt < in.k_tiles ? classify_tile(in, b, h, qt, kt) : -1;
+    int32_t previous = __shfl_up_sync(0xffffffffu, kind, 1), next = __shfl_down_sync(0xffffffffu, kind, 1);
+    if (lane == 0) previous = carry;
+    if (lane == 31) next = kt + 1 < in.k_tiles ? classify_tile(in, b, h, qt, kt + 1) : -1;
+    const bool start = kind >= 0 && kind != previous, end = kind >= 0 && kind != next;
+    const uint32_t starts = __ballot_sync(0xffffffffu, start);
+    if (spans != nullptr) {
+      if (start)
+        spans[count + __popc(starts & below)] =
+            sattn_tile_span{static_cast<int32_t>(kt), static_cast<int32_t>(kt + 1), kind, 0, 0};
+      __syncwarp();
+      // The span this tile belongs to: the last one started at or before it (maybe in an earlier 32).
+      if (end) spans[count + __popc(starts & (below | (1u << lane))) - 1].k_end = static_cast<int32_t>(kt + 1);
     }
-    open_kind = kind;
-    if (kind < 0) continue;
-    if (spans != nullptr)
-      spans[count] = sattn_tile_span{static_cast<int32_t>(kt), static_cast<int32_t>(kt + 1), kind, 0, 0};
-    ++count;
+    count += __popc(starts);
+    carry = __shfl_sync(0xffffffffu, kind, 31);
   }
   return count;
 }
 
+constexpr int kRowsPerBlock = kThreads / 32;
+
 __global__ void count_spans_kernel(const BlockLayoutInput in, int64_t* counts) {
-  const int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (row < in.rows) counts[row] = row_spans(in, row, nullptr);
-  if (row == in.rows) counts[row] = 0;  // the scan's last element: row_ptr[rows] = the total
+  const int64_t row = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / 32;
+  if (row < in.rows) {
+    const int64_t count = row_spans(in, row, nullptr);
+    if (threadIdx.x % 32 == 0) counts[row] = count;
+  }
+  if (row == in.rows && threadIdx.x % 32 == 0) counts[row] = 0;  // the scan's last: row_ptr[rows] = the total
 }
 
 __global__ void write_spans_kernel(const BlockLayoutInput in, const int64_t* row_ptr, sattn_tile_span* spans) {
-  const int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  const int64_t row = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / 32;
   if (row < in.rows) row_spans(in, row, spans + row_ptr[row]);
 }
 
 // ---- block_topk selection ----------------------------------------------------------------------------------------
 
-// Means of consecutive groups of `size` keys of (b, hk), per channel: grid (B * Hk, groups), threads over channels.
-__global__ void pooled_key_means_kernel(const KernelParams p, int64_t size, int64_t groups, float* means) {
-  const int64_t bh = blockIdx.x, g = blockIdx.y, b = bh / p.kv_heads, hk = bh % p.kv_heads;
-  const int64_t first = g * size, last = min(p.kv_len, first + size);
-  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-    float sum = 0.0f;
-    for (int64_t j = first; j < last; ++j)
-      sum = __fadd_rn(sum, load_element(p.k.data, row_offset(p.k, b, hk, j) + d * p.k.stride[3], p.dtype));
-    means[(bh * groups + g) * p.head_dim + d] = __fdiv_rn(sum, static_cast<float>(last - first));
-  }
-}
-
-// The mean query of each query block over the G heads of kv head hk: grid (B * Hk, query blocks).
-__global__ void query_block_means_kernel(const KernelParams p, int64_t block, int64_t q_blocks, float* means) {
-  const int64_t bh = blockIdx.x, qb = blockIdx.y, b = bh / p.kv_heads, hk = bh % p.kv_heads;
-  const int64_t group = p.q_heads / p.kv_heads, i0 = qb * block, i1 = min(p.q_len, i0 + block);
-  for (int64_t d = threadIdx.x; d < p.head_dim; d += blockDim.x) {
-    float sum = 0.0f;
-    for (int64_t hq = hk * group; hq < (hk + 1) * group; ++hq)
-      for (int64_t i = i0; i < i1; ++i)
-        sum = __fadd_rn(sum, load_element(p.q.data, row_offset(p.q, b, hq, i) + d * p.q.stride[3], p.dtype));
-    means[(bh * q_blocks + qb) * p.head_dim + d] = __fdiv_rn(sum, static_cast<float>(group * (i1 - i0)));
-  }
-}
-
-// The core's dot_f32: products and sums rounded one by one, in channel order.
-__device__ inline float dot_sequential(const float* a, const float* b, int64_t n) {
-  float acc = 0.0f;
-  for (int64_t i = 0; i < n; ++i) acc = __fadd_rn(acc, __fmul_rn(a[i], b[i]));
-  return acc;
-}
-
-__device__ inline float rank_of(float s) { return s == s ? s : -INFINITY; }
+constexpr int64_t kMaxSharedScores = 8192;  // 32 KB of shared memory per selecting block
 
 struct TopkInput {
   float* qbar;         // [B, Hk, q_blocks, D]
-  float* block_means;  // [B, Hk, k_blocks, D]
-  float* comp_means;   // [B, Hk, comp_blocks, D], or null without compression
+  float* block_means;  // [B, Hk, D, k_blocks]: channel-major
+  float* comp_means;   // [B, Hk, D, comp_blocks], or null without compression
   float* scores;       // [B, Hk, q_blocks, k_blocks]
   uint8_t* kept;       // [B, Hk, q_blocks, k_blocks]
   int64_t block, comp, q_blocks, k_blocks, comp_blocks, global_blocks, topk_blocks;
   float keep_ratio;
 };
+
+// `sum` plus `count` rows of an operand from `first` on at channel d, added in row order (the core's rounding); the
+// loads of 8 rows are in flight at once.
+__device__ inline float sum_rows(const Operand& t, int32_t dtype, int64_t b, int64_t h, int64_t first, int64_t count,
+                                 int64_t d, float sum = 0.0f) {
+#pragma unroll 8
+  for (int64_t r = first; r < first + count; ++r)
+    sum = __fadd_rn(sum, load_element(t.data, row_offset(t, b, h, r) + d * t.stride[3], dtype));
+  return sum;
+}
+
+// Every mean the selection needs, in one launch so that the reads of Q and K overlap: grid (k_blocks + comp_blocks
+// + q_blocks, B * Hk), threads over channels. Key and compression means are stored channel-major
+// ([B*Hk, D, groups]) so that the scoring threads, one per key block, read them coalesced.
+__global__ void block_means_kernel(const KernelParams p, const TopkInput t) {
+  const int64_t g = blockIdx.x, bh = blockIdx.y, b = bh / p.kv_heads, hk = bh % p.kv_heads, D = p.head_dim;
+  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
+    if (g < t.k_blocks) {
+      const int64_t first = g * t.block, count = min(p.kv_len, first + t.block) - first;
+      t.block_means[(bh * D + d) * t.k_blocks + g] =
+          __fdiv_rn(sum_rows(p.k, p.dtype, b, hk, first, count, d), static_cast<float>(count));
+    } else if (g < t.k_blocks + t.comp_blocks) {
+      const int64_t c = g - t.k_blocks, first = c * t.comp, count = min(p.kv_len, first + t.comp) - first;
+      t.comp_means[(bh * D + d) * t.comp_blocks + c] =
+          __fdiv_rn(sum_rows(p.k, p.dtype, b, hk, first, count, d), static_cast<float>(count));
+    } else {  // the mean query of a query block over the G heads of kv head hk, heads then rows
+      const int64_t qb = g - t.k_blocks - t.comp_blocks, group = p.q_heads / p.kv_heads;
+      const int64_t i0 = qb * t.block, rows = min(p.q_len, i0 + t.block) - i0;
+      float sum = 0.0f;
+      for (int64_t hq = hk * group; hq < (hk + 1) * group; ++hq) sum = sum_rows(p.q, p.dtype, b, hq, i0, rows, d, sum);
+      t.qbar[(bh * t.q_blocks + qb) * D + d] = __fdiv_rn(sum, static_cast<float>(group * rows));
+    }
+  }
+}
+
+// The core's dot_f32: products and sums rounded one by one, in channel order; b's channels are `stride` apart.
+__device__ inline float dot_sequential(const float* a, const float* b, int64_t stride, int64_t n) {
+  float acc = 0.0f;
+#pragma unroll 8
+  for (int64_t i = 0; i < n; ++i) acc = __fadd_rn(acc, __fmul_rn(a[i], b[i * stride]));
+  return acc;
+}
+
+__device__ inline float rank_of(float s) { return s == s ? s : -INFINITY; }
 
 // One thread block per (b, hk, query block): scores of the candidate key blocks, then the n best by rank counting
 // (a candidate is kept when fewer than n candidates beat it: larger score, or equal score and lower index).
@@ -144,7 +172,9 @@ __global__ void select_blocks_kernel(const KernelParams p, const TopkInput t, in
   const int64_t i0 = qb * t.block, i1 = min(p.q_len, i0 + t.block);
   const int64_t p_first = i0 + q_offset, p_last = i1 - 1 + q_offset;
   uint8_t* const kept = t.kept + row * t.k_blocks;
-  float* const scores = t.scores + row * t.k_blocks;
+  // The candidates' scores: in shared memory where they fit (the rank counting reads each one per candidate).
+  extern __shared__ float shared_scores[];
+  float* const scores = t.k_blocks <= kMaxSharedScores ? shared_scores : t.scores + row * t.k_blocks;
   if (global_tokens > 0 && p_first < global_tokens) {  // global query rows keep every block
     for (int64_t kb = threadIdx.x; kb < t.k_blocks; kb += blockDim.x) kept[kb] = 1;
     return;
@@ -168,9 +198,10 @@ __global__ void select_blocks_kernel(const KernelParams p, const TopkInput t, in
       const int64_t first = kb * t.block / t.comp, last = (min(p.kv_len, (kb + 1) * t.block) - 1) / t.comp;
       score = -INFINITY;
       for (int64_t cb = first; cb <= last; ++cb)
-        score = fmaxf(score, rank_of(dot_sequential(qbar, t.comp_means + (bh * t.comp_blocks + cb) * D, D)));
+        score =
+            fmaxf(score, rank_of(dot_sequential(qbar, t.comp_means + bh * D * t.comp_blocks + cb, t.comp_blocks, D)));
     } else {
-      score = dot_sequential(qbar, t.block_means + (bh * t.k_blocks + kb) * D, D);
+      score = dot_sequential(qbar, t.block_means + bh * D * t.k_blocks + kb, t.k_blocks, D);
     }
     scores[kb] = score;
   }
@@ -247,9 +278,15 @@ std::string refuse(const sattn_problem& problem) {
   const int64_t rows = layout_rows(d);
   if (rows + 1 > 0x7fffffff) return "too many layout rows for the device scan (" + std::to_string(rows) + ")";
   if (ceil_div(d.kv_len, kTileK) > 0x7fffffff) return "too many key tiles";
-  if (d.pattern == SATTN_PATTERN_BLOCK_TOPK &&
-      d.batch * d.num_kv_heads * ceil_div(d.q_len, d.params.block_size) > 0x7fffffff)
-    return "too many query blocks for one grid";
+  if (d.pattern == SATTN_PATTERN_BLOCK_TOPK) {
+    const int64_t b = d.params.block_size, c = d.params.comp_block_size;
+    if (d.batch * d.num_kv_heads > 65535)
+      return "block_topk selects on the device for batch * kv heads up to 65535, got " +
+             std::to_string(d.batch * d.num_kv_heads);
+    if (d.batch * d.num_kv_heads * ceil_div(d.q_len, b) > 0x7fffffff ||
+        ceil_div(d.q_len, b) + ceil_div(d.kv_len, b) + (c > 0 ? ceil_div(d.kv_len, c) : 0) > 0x7fffffff)
+      return "too many blocks for one grid";
+  }
   return {};
 }
 
@@ -264,7 +301,7 @@ int build_and_attend(const Plan& plan, KernelParams& params, BlockLayoutInput in
   in.kv_len = d.kv_len;
   in.q_offset = d.kv_len - d.q_len;
   in.causal = (d.flags & SATTN_FLAG_CAUSAL) != 0 ? 1 : 0;
-  const unsigned grid = static_cast<unsigned>(ceil_div(in.rows + 1, kThreads));
+  const unsigned grid = static_cast<unsigned>(ceil_div(in.rows + 1, kRowsPerBlock));
   count_spans_kernel<<<grid, kThreads, 0, stream>>>(in, buffers.counts);
   size_t scan_bytes = buffers.scan_bytes;
   if (const cudaError_t error = cub::DeviceScan::ExclusiveSum(buffers.scan_temp, scan_bytes, buffers.counts,
@@ -313,14 +350,10 @@ int run_block_topk(const Plan& plan, const sattn_run_args& args, KernelParams& p
   BlockBuffers buffers = carve_blocks(plan, carver);
   TopkInput& t = buffers.topk;
   const unsigned heads = static_cast<unsigned>(d.batch * d.num_kv_heads);
-  pooled_key_means_kernel<<<dim3(heads, static_cast<unsigned>(t.k_blocks)), kThreads, 0, s>>>(
-      params, t.block, t.k_blocks, t.block_means);
-  if (t.comp > 0)
-    pooled_key_means_kernel<<<dim3(heads, static_cast<unsigned>(t.comp_blocks)), kThreads, 0, s>>>(
-        params, t.comp, t.comp_blocks, t.comp_means);
-  query_block_means_kernel<<<dim3(heads, static_cast<unsigned>(t.q_blocks)), kThreads, 0, s>>>(params, t.block,
-                                                                                               t.q_blocks, t.qbar);
-  select_blocks_kernel<<<static_cast<unsigned>(heads * t.q_blocks), kThreads, 0, s>>>(
+  block_means_kernel<<<dim3(static_cast<unsigned>(t.k_blocks + t.comp_blocks + t.q_blocks), heads), kThreads, 0, s>>>(
+      params, t);
+  const size_t score_bytes = t.k_blocks <= kMaxSharedScores ? sizeof(float) * static_cast<size_t>(t.k_blocks) : 0;
+  select_blocks_kernel<<<static_cast<unsigned>(heads * t.q_blocks), kThreads, score_bytes, s>>>(
       params, t, d.kv_len - d.q_len, d.params.global_tokens, (d.flags & SATTN_FLAG_CAUSAL) != 0 ? 1 : 0);
   if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
 

@@ -1,7 +1,7 @@
 // Times the cuda backend on device-resident tensors (CUDA events around back-to-back runs on one stream), for
 // tools/compare_cuda.py, which times torch SDPA and FlexAttention on the same problems in the same run and prints the
 // table with ratios. A test-only helper, so that libsattn and sattn-bench stay free of CUDA.
-//   sattn_bench_cuda [B H L D]   prefill, bf16: dense, causal, sliding window |i - j| <= 512 plus 64 global tokens,
+//   sattn_bench_cuda [B H L D [problem]]   prefill, bf16: dense, causal, sliding window |i - j| <= 512 plus 64 global tokens,
 //                                the user block mask of block_mask_keeps (12% of 128 x 128 blocks plus the diagonal)
 //                                and data-dependent block_topk (block 128, keep 12%, its selection timed in)
 //   sattn_bench_cuda --decode    B1 Hq32 Hk8 D128 bf16, Lq 1/4/16 against Lk 8192 and 131072
@@ -180,7 +180,9 @@ int main(int argc, char** argv) {
   Problem topk{"block_topk_12", SATTN_PATTERN_BLOCK_TOPK, false, SATTN_PATTERN_PARAMS_INIT};
   topk.params.block_size = 128, topk.params.keep_ratio = 0.12f;
   problems.push_back(window), problems.push_back(mask), problems.push_back(topk);
-  for (const Problem& problem : problems) run(problem, B, H, H, L, L, D, stream);
+  const std::string only = argc > 5 ? argv[5] : "";  // one problem by name (for profilers)
+  for (const Problem& problem : problems)
+    if (only.empty() || only == problem.name) run(problem, B, H, H, L, L, D, stream);
   cudaStreamDestroy(stream);
   return 0;
 }
