@@ -30,27 +30,6 @@ constexpr size_t shared_bytes() {
   return sizeof(uint16_t) * static_cast<size_t>(kRows + 4 * kKeys) * kStride<D>;
 }
 
-template <bool Bf16>
-__device__ inline uint32_t pack(float lo, float hi) {
-  uint32_t bits;
-  if constexpr (Bf16) {
-    const __nv_bfloat162 pair = __floats2bfloat162_rn(lo, hi);
-    memcpy(&bits, &pair, sizeof bits);
-  } else {
-    const __half2 pair = __floats2half2_rn(lo, hi);
-    memcpy(&bits, &pair, sizeof bits);
-  }
-  return bits;
-}
-
-// 2^x by the SFU alone (ex2.approx.ftz: relative error ~2^-22, denormal results flush to zero, 2^-inf = 0): exp2f
-// adds instructions to handle denormals that probabilities below 2^-126 of the row maximum do not need.
-__device__ inline float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
-}
-
 // Starts the copy of rows [row0, row0 + Rows) of a head into a Rows x D tile; rows at or past len become zeros.
 template <int D, int Rows>
 __device__ inline void load_tile(uint16_t* tile, const uint16_t* head, int64_t row_stride, int64_t row0, int64_t len) {
@@ -380,6 +359,7 @@ bool flash_supports(const KernelParams& p) {
 
 int launch_flash(const KernelParams& p, void* stream) {
   if (p.q_len == 0) return cudaSuccess;
+  if (p.use_wgmma != 0) return launch_flash_wgmma(p, stream);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
   if (p.head_dim == 64) return bf16 ? launch<64, true>(p, s) : launch<64, false>(p, s);

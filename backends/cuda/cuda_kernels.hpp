@@ -45,6 +45,7 @@ struct KernelParams {
   // layout, or the one this run's device-side selection built in the workspace.
   sattn_layout_view layout;
   Selection selection;
+  int32_t use_wgmma;  // launch_flash takes the Hopper kernel (cuda_flash_wgmma.cu): set where the plan's GPU is sm_90
 };
 
 // cudaError_t as int, so that this header needs no CUDA header.
@@ -57,6 +58,9 @@ int launch_flash(const KernelParams& params, void* stream);
 // Raise the kernels' dynamic shared-memory limits; called at plan time so that run() only launches.
 int prepare_generic();
 int prepare_flash();
+// The Hopper kernel launch_flash takes when params.use_wgmma is set (same conditions as flash_supports).
+int launch_flash_wgmma(const KernelParams& params, void* stream);
+int prepare_flash_wgmma();
 
 // int8/int4 (docs/patterns.md): the quantised operands in the workspace, rows of Q and K padded with zeros to
 // row_bytes (a multiple of 4, for four-lane integer dot products).

@@ -3,6 +3,8 @@
 // through CUTLASS so the plugin needs nothing beyond the CUDA toolkit and compiles quickly.
 #pragma once
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -53,6 +55,28 @@ __device__ inline void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
+}
+
+// Two floats rounded to bf16 or f16 and packed as the low and high halves of a 32-bit fragment register.
+template <bool Bf16>
+__device__ inline uint32_t pack(float lo, float hi) {
+  uint32_t bits;
+  if constexpr (Bf16) {
+    const __nv_bfloat162 pair = __floats2bfloat162_rn(lo, hi);
+    memcpy(&bits, &pair, sizeof bits);
+  } else {
+    const __half2 pair = __floats2half2_rn(lo, hi);
+    memcpy(&bits, &pair, sizeof bits);
+  }
+  return bits;
+}
+
+// 2^x by the SFU alone (ex2.approx.ftz: relative error ~2^-22, denormal results flush to zero, 2^-inf = 0): exp2f
+// adds instructions to handle denormals that probabilities below 2^-126 of the row maximum do not need.
+__device__ inline float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
 }
 
 }  // namespace sattn_cuda

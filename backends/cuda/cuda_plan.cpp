@@ -4,6 +4,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -153,6 +154,14 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     check_cuda(prepare_flash(), "raising the flash kernel's shared-memory limit");
     check_cuda(prepare_decode(), "raising the decode kernel's shared-memory limit");
     check_cuda(prepare_quantized(), "raising the integer kernel's shared-memory limit");
+    // Hopper can run the wgmma kernel; until its MMAs overlap the softmax it is no faster than mma.sync, so it
+    // runs where SATTN_CUDA_WGMMA=1 asks for it.
+    int major = 0;
+    check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, plan->device),
+               "asking for the compute capability");
+    const char* wgmma = std::getenv("SATTN_CUDA_WGMMA");
+    plan->wgmma = major == 9 && wgmma != nullptr && std::string(wgmma) == "1";
+    if (plan->wgmma) check_cuda(prepare_flash_wgmma(), "raising the wgmma kernel's shared-memory limit");
     try {
       if (static_layout != nullptr) {
         copy_layout(*plan, static_layout);
@@ -195,9 +204,10 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
       *state = plan.release();
       return;
     }
-    plan->kernel = tensor_cores ? "cuda_flash_mma_m16n8k16_d" + std::to_string(d.head_dim) +
-                                      " (cuda_generic_warp_per_row for unaligned tensors)"
-                                : std::string("cuda_generic_warp_per_row");
+    plan->kernel = tensor_cores
+                       ? std::string(plan->wgmma ? "cuda_flash_wgmma_m64nNk16_d" : "cuda_flash_mma_m16n8k16_d") +
+                             std::to_string(d.head_dim) + " (cuda_generic_warp_per_row for unaligned tensors)"
+                       : std::string("cuda_generic_warp_per_row");
     *state = plan.release();
   });
 }

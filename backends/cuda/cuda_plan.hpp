@@ -23,6 +23,7 @@ struct Plan {
   // Data-dependent patterns: who selects them on the device. Workspace: their buffers, or the decode path's partials.
   const SelectionFamily* family = nullptr;
   DecodePlan decode{};  // splits == 0: not a decode shape
+  bool wgmma = false;   // the GPU is sm_90 (Hopper): the flash kernel's wgmma version runs
   size_t workspace_bytes = 0;
 };
 

@@ -80,6 +80,7 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
     p.head_dim_v = d.head_dim_v;
     p.scale_log2 = d.scale * 1.4426950408889634f;
     p.layout = plan.layout;
+    p.use_wgmma = plan.wgmma ? 1 : 0;
     if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && workspace == nullptr))
       throw Failure{SATTN_ERROR_WORKSPACE_TOO_SMALL,
                     "cuda backend: the plan needs " + std::to_string(plan.workspace_bytes) +

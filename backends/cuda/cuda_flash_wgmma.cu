@@ -1,0 +1,276 @@
+// The Hopper (sm_90a) flash kernel: the same walk over the layout's 128 x 64 tiles as cuda_flash.cu, with the
+// multiplies on warpgroup MMA (wgmma.mma_async). Two warpgroups of 4 warps own 64 query rows each. S = Q K^T reads
+// both operands from shared memory through matrix descriptors (m64n64k16); P stays in registers, where the
+// accumulator layout of S is already the A-fragment layout, and O += P V reads V from shared memory transposed
+// (m64nDk16). Freed of A/B fragments, a thread holds S (32 floats) and O (D/2 floats) only, so nothing spills.
+// Q, K and V tiles are stored 128-byte swizzled (16-byte chunk c of row r at chunk c ^ (r % 8), in atoms of 64
+// columns x rows), the layout the descriptors name; K/V tiles are double-buffered by cp.async. Masks, the online
+// softmax in log2 units and the output follow cuda_flash.cu. Built for sm_90a only; elsewhere the kernel is empty and
+// never launched (flash_wgmma_available() says no).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "cuda_device.cuh"
+#include "cuda_mma.cuh"
+#include "cuda_wgmma.cuh"
+
+namespace sattn_cuda {
+namespace {
+
+constexpr int kWarpgroups = 2;
+constexpr int kThreads = 128 * kWarpgroups;
+constexpr int kRows = static_cast<int>(kTileQ);  // 64 per warpgroup
+constexpr int kKeys = static_cast<int>(kTileK);
+
+template <int Rows>
+constexpr uint32_t kAtomBytes = Rows * 128;  // one atom: 64 columns (128 bytes) of every row
+template <int D>
+constexpr uint32_t kQBytes = D / 64 * kAtomBytes<kRows>;
+template <int D>
+constexpr uint32_t kKvBytes = D / 64 * kAtomBytes<kKeys>;
+template <int D>
+constexpr size_t shared_bytes() {
+  return 1024 + kQBytes<D> + 4 * size_t{kKvBytes<D>};  // 1024: room to align the first atom
+}
+
+// V (MN-major, transposed B): atoms of 64 head dims are kAtomBytes<kKeys> apart (leading), groups of 8 keys 1024
+// bytes apart (stride).
+#ifndef SATTN_WGMMA_V_LEADING_IS_ATOM
+#define SATTN_WGMMA_V_LEADING_IS_ATOM 1
+#endif
+
+// Starts the copy of rows [row0, row0 + Rows) of a head into a swizzled tile; rows at or past len become zeros.
+template <int D, int Rows>
+__device__ inline void load_swizzled(unsigned char* tile, const uint16_t* head, int64_t row_stride, int64_t row0,
+                                     int64_t len) {
+  constexpr int kChunks = D / 8;  // 16-byte pieces of a row
+  for (int c = static_cast<int>(threadIdx.x); c < Rows * kChunks; c += kThreads) {
+    const int r = c / kChunks, chunk = c % kChunks;
+    unsigned char* const destination = tile + chunk / 8 * kAtomBytes<Rows> + r * 128 + ((chunk % 8) ^ (r % 8)) * 16;
+    const bool valid = row0 + r < len;
+    copy16_async(destination, valid ? head + (row0 + r) * row_stride + chunk * 8 : head, valid);
+  }
+}
+
+template <int D, bool Bf16>
+__global__ void __launch_bounds__(kThreads) flash_wgmma_kernel(const KernelParams p) {
+#if SATTN_CUDA_WGMMA
+  extern __shared__ __align__(16) unsigned char shared_raw[];
+  // The swizzle is a function of the shared address: atoms must start 1024-byte aligned.
+  unsigned char* const q_tile = shared_raw + (1024 - shared_address(shared_raw) % 1024) % 1024;
+  unsigned char* const k_tiles = q_tile + kQBytes<D>;
+  unsigned char* const v_tiles = k_tiles + 2 * kKvBytes<D>;
+  const int warpgroup = static_cast<int>(threadIdx.x) / 128, warp = static_cast<int>(threadIdx.x) % 128 / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32, group = lane / 4, quad = lane % 4;
+  const int64_t qt = gridDim.x - 1 - blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
+  const int64_t hk = hq / (p.q_heads / p.kv_heads), q0 = qt * kRows;
+  const int row0 = warpgroup * 64 + warp * 16 + group;  // this thread's rows: row0 and row0 + 8 of the tile
+  const uint16_t* const q_head = static_cast<const uint16_t*>(p.q.data) + b * p.q.stride[0] + hq * p.q.stride[1];
+  const uint16_t* const k_head = static_cast<const uint16_t*>(p.k.data) + b * p.k.stride[0] + hk * p.k.stride[1];
+  const uint16_t* const v_head = static_cast<const uint16_t*>(p.v.data) + b * p.v.stride[0] + hk * p.v.stride[1];
+
+  TileCursor cursor = TileCursor::begin(p.layout, sattn_layout_row(&p.layout, b, hq, qt));
+  load_swizzled<D, kRows>(q_tile, q_head, p.q.stride[2], q0, p.q_len);
+  if (cursor.valid()) {
+    load_swizzled<D, kKeys>(k_tiles, k_head, p.k.stride[2], cursor.tile * kKeys, p.kv_len);
+    load_swizzled<D, kKeys>(v_tiles, v_head, p.v.stride[2], cursor.tile * kKeys, p.kv_len);
+  }
+  copy_commit();
+
+  const sattn_element_rule& rule = *p.layout.rule;
+  const bool plain_band = rule.kind == SATTN_RULE_BAND && rule.dilation == 1;
+  const uint32_t q_address = shared_address(q_tile) + warpgroup * 64 * 128;
+  float o[D / 2];
+#pragma unroll
+  for (int x = 0; x < D / 2; ++x) o[x] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  int buffer = 0;
+  while (cursor.valid()) {
+    TileCursor next = cursor;
+    next.advance();
+    if (next.valid()) {  // the next tile streams in while this one is computed
+      load_swizzled<D, kKeys>(k_tiles + (buffer ^ 1) * kKvBytes<D>, k_head, p.k.stride[2], next.tile * kKeys, p.kv_len);
+      load_swizzled<D, kKeys>(v_tiles + (buffer ^ 1) * kKvBytes<D>, v_head, p.v.stride[2], next.tile * kKeys, p.kv_len);
+      copy_commit();
+      copy_wait<1>();
+    } else {
+      copy_wait<0>();
+    }
+    // cp.async wrote through the generic proxy and wgmma reads through the async proxy: each thread fences its
+    // completed copies before the barrier that publishes them.
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+    const uint32_t k_address = shared_address(k_tiles + buffer * kKvBytes<D>);
+    const uint32_t v_address = shared_address(v_tiles + buffer * kKvBytes<D>);
+
+    // S = Q K^T: 64 rows x 64 keys per warpgroup, D / 16 steps of 16 head dims.
+    float s[32];
+    wgmma_fence();
+#pragma unroll
+    for (int ks = 0; ks < D / 16; ++ks) {
+      const uint32_t step = (ks % 4) * 32u;  // 16 head dims = 32 bytes into the atom
+      const uint64_t a = smem_descriptor(q_address + ks / 4 * kAtomBytes<kRows> + step, 16, 1024);
+      const uint64_t k = smem_descriptor(k_address + ks / 4 * kAtomBytes<kKeys> + step, 16, 1024);
+      wgmma_ss_n64<Bf16>(s, a, k, ks > 0 ? 1 : 0);
+    }
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operands(s);
+
+    const sattn_tile_span& span = cursor.current();
+    const int32_t kind = span.kind;
+    const int64_t k0 = cursor.tile * kKeys;
+    uint32_t keep_bits = ~0u;  // bit (n * 4 + e) keeps s[n * 4 + e]
+    if (kind == SATTN_TILE_CAUSAL || (kind == SATTN_TILE_RULE && plain_band)) {
+      keep_bits = 0;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int64_t position = q0 + row0 + 8 * h + rule.q_offset;
+        const bool causal = kind == SATTN_TILE_CAUSAL || rule.causal;
+        const int64_t last = causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
+        int64_t lo = 0, hi = last, global_end = 0;
+        if (kind == SATTN_TILE_RULE) {
+          global_end = min(rule.global_tokens, last + 1);
+          if (rule.global_tokens == 0 || position >= rule.global_tokens)
+            lo = position + rule.band_lo, hi = min(position + rule.band_hi, last);
+        }
+        const int lo_c = static_cast<int>(min(max(lo - k0, int64_t{0}), int64_t{kKeys}));
+        const int hi_c = static_cast<int>(max(min(hi - k0, int64_t{kKeys - 1}), int64_t{-1}));
+        const int global_c = static_cast<int>(min(max(global_end - k0, int64_t{0}), int64_t{kKeys}));
+#pragma unroll
+        for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+          for (int e = 2 * h; e < 2 * h + 2; ++e) {
+            const int c = n * 8 + 2 * quad + (e & 1);
+            const bool keep = c < global_c || (c >= lo_c && c <= hi_c);
+            keep_bits |= static_cast<uint32_t>(keep) << (n * 4 + e);
+          }
+      }
+    } else if (kind != SATTN_TILE_FULL || k0 + kKeys > p.kv_len) {
+      keep_bits = 0;
+#pragma unroll 1
+      for (int index = 0; index < 32; ++index) {
+        const int n = index / 4, e = index % 4;
+        const int64_t i = q0 + row0 + (e >= 2 ? 8 : 0);
+        const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
+        bool keep = j < p.kv_len;
+        if (keep && kind == SATTN_TILE_CAUSAL) {
+          keep = j <= i + rule.q_offset;
+        } else if (keep) {
+          keep = tile_keeps(p, span, cursor.tile, b, hq, i, j);
+        }
+        keep_bits |= static_cast<uint32_t>(keep) << index;
+      }
+    }
+    if (keep_bits != ~0u) {
+#pragma unroll
+      for (int index = 0; index < 32; ++index)
+        if (((keep_bits >> index) & 1u) == 0) s[index] = -INFINITY;
+    }
+
+    // Online softmax: the four lanes of a quad hold one row's 64 scores between them (unscaled until the exponent).
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float row_max = -INFINITY;
+#pragma unroll
+      for (int n = 0; n < kKeys / 8; ++n) row_max = fmaxf(row_max, fmaxf(s[n * 4 + 2 * h], s[n * 4 + 2 * h + 1]));
+      row_max = fmaxf(row_max, __shfl_xor_sync(0xffffffffu, row_max, 1));
+      row_max = fmaxf(row_max, __shfl_xor_sync(0xffffffffu, row_max, 2));
+      const float m_new = fmaxf(m[h], row_max * p.scale_log2);
+      const float base = m_new == -INFINITY ? 0.0f : m_new;
+      const float correction = fast_exp2(m[h] - base);
+      m[h] = m_new;
+      l[h] *= correction;
+#pragma unroll
+      for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+        for (int e = 2 * h; e < 2 * h + 2; ++e) {
+          s[n * 4 + e] = fast_exp2(fmaf(s[n * 4 + e], p.scale_log2, -base));
+          l[h] += s[n * 4 + e];
+        }
+#pragma unroll
+      for (int dn = 0; dn < D / 8; ++dn) o[dn * 4 + 2 * h] *= correction, o[dn * 4 + 2 * h + 1] *= correction;
+    }
+
+    // O += P V: the scores of two neighbouring 8-key columns form one A fragment of 16 keys.
+    wgmma_fence();
+#pragma unroll
+    for (int kv = 0; kv < kKeys / 16; ++kv) {
+      const uint32_t a[4] = {pack<Bf16>(s[8 * kv + 0], s[8 * kv + 1]), pack<Bf16>(s[8 * kv + 2], s[8 * kv + 3]),
+                             pack<Bf16>(s[8 * kv + 4], s[8 * kv + 5]), pack<Bf16>(s[8 * kv + 6], s[8 * kv + 7])};
+#if SATTN_WGMMA_V_LEADING_IS_ATOM
+      const uint64_t v = smem_descriptor(v_address + kv * 2048, kAtomBytes<kKeys>, 1024);
+#else
+      const uint64_t v = smem_descriptor(v_address + kv * 2048, 1024, kAtomBytes<kKeys>);
+#endif
+      if constexpr (D == 128) {
+        wgmma_rs_n128<Bf16>(o, a, v, 1);
+      } else {
+        wgmma_rs_n64<Bf16>(o, a, v, 1);
+      }
+    }
+    wgmma_commit();
+    wgmma_wait<0>();
+    wgmma_fence_operands(o);
+    __syncthreads();  // both warpgroups are done with this buffer before the next iteration refills it
+    buffer ^= 1;
+    cursor = next;
+  }
+  copy_wait<0>();
+
+  uint16_t* const o_head = static_cast<uint16_t*>(p.o.data) + b * p.o.stride[0] + hq * p.o.stride[1];
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    float sum = l[h];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const int64_t i = q0 + row0 + 8 * h;
+    if (i >= p.q_len) continue;
+    const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;
+    uint16_t* const row = o_head + i * p.o.stride[2];
+#pragma unroll
+    for (int dn = 0; dn < D / 8; ++dn)
+      *reinterpret_cast<uint32_t*>(row + dn * 8 + 2 * quad) =
+          pack<Bf16>(o[dn * 4 + 2 * h] * inverse, o[dn * 4 + 2 * h + 1] * inverse);
+    if (p.lse != nullptr && quad == 0)
+      p.lse[b * p.lse_stride[0] + hq * p.lse_stride[1] + i * p.lse_stride[2]] =
+          sum > 0.0f ? (m[h] + log2f(sum)) * 0.69314718055994531f : -INFINITY;
+  }
+#else
+  (void)p;
+#endif
+}
+
+template <int D, bool Bf16>
+int launch(const KernelParams& p, cudaStream_t stream) {
+  const dim3 grid(static_cast<unsigned>((p.q_len + kRows - 1) / kRows), static_cast<unsigned>(p.q_heads),
+                  static_cast<unsigned>(p.batch));
+  flash_wgmma_kernel<D, Bf16><<<grid, kThreads, shared_bytes<D>(), stream>>>(p);
+  return cudaGetLastError();
+}
+
+template <int D, bool Bf16>
+int prepare() {
+  return cudaFuncSetAttribute(flash_wgmma_kernel<D, Bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(shared_bytes<D>()));
+}
+
+}  // namespace
+
+int launch_flash_wgmma(const KernelParams& p, void* stream) {
+  if (p.q_len == 0) return cudaSuccess;
+  const cudaStream_t s = static_cast<cudaStream_t>(stream);
+  const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
+  if (p.head_dim == 64) return bf16 ? launch<64, true>(p, s) : launch<64, false>(p, s);
+  return bf16 ? launch<128, true>(p, s) : launch<128, false>(p, s);
+}
+
+int prepare_flash_wgmma() {
+  int status = prepare<64, true>();
+  if (status == cudaSuccess) status = prepare<64, false>();
+  if (status == cudaSuccess) status = prepare<128, true>();
+  if (status == cudaSuccess) status = prepare<128, false>();
+  return status;
+}
+
+}  // namespace sattn_cuda
