@@ -1,10 +1,15 @@
 // The table of data-dependent pattern families the cuda backend selects on the device (cuda_select.hpp).
 #include "cuda_select.hpp"
 
+#include "cuda_select_rows.hpp"
+
 namespace sattn_cuda {
 
 const SelectionFamily* selection_family(int32_t pattern) {
   switch (pattern) {
+    case SATTN_PATTERN_TOPK_PER_QUERY:
+    case SATTN_PATTERN_NM_STRUCTURED:
+      return row_selection_family();
     default:
       return nullptr;
   }
