@@ -10,6 +10,10 @@ const SelectionFamily* selection_family(int32_t pattern) {
     case SATTN_PATTERN_TOPK_PER_QUERY:
     case SATTN_PATTERN_NM_STRUCTURED:
       return row_selection_family();
+    case SATTN_PATTERN_LSH:
+      return lsh_family();
+    case SATTN_PATTERN_LANDMARK:
+      return landmark_family();
     default:
       return nullptr;
   }
