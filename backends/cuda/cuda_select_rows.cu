@@ -41,7 +41,9 @@ struct RowGeometry {
     slice_kv_heads = std::clamp<int64_t>(kBitsBudget / kv_head_bytes, 1, d.num_kv_heads);
     slice_rows = slice_kv_heads * group * q_tiles;
     const int64_t slice_query_rows = std::max<int64_t>(1, slice_kv_heads * group * d.q_len);
-    chunk_rows = std::clamp<int64_t>(kScoresBudget / std::max<int64_t>(1, d.kv_len * 4), 1, slice_query_rows);
+    // Also at most 65535 score blocks of 32 rows (the grid's y dimension).
+    chunk_rows = std::clamp<int64_t>(kScoresBudget / std::max<int64_t>(1, d.kv_len * 4), 1,
+                                     std::min<int64_t>(slice_query_rows, int64_t{65535} * 32));
     bits_words = slice_rows * k_tiles * kTileQ;
   }
 };
@@ -79,14 +81,61 @@ __global__ void bits_layout_kernel(int64_t rows, int64_t k_tiles, int64_t* row_p
 }
 
 // scores[r - first][j] = q_i . k_j for every allowed key of chunk row r (row r = hq * q_len + i of the slice).
-__global__ void scores_kernel(const KernelParams p, int64_t first, int64_t count, float* scores) {
-  const int64_t t = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (t >= count * p.kv_len) return;
-  const int64_t r = first + t / p.kv_len, j = t % p.kv_len;
-  const int64_t hq = r / p.q_len, i = r % p.q_len;
-  if (j >= allowed_keys(p, i)) return;
-  const int64_t hk = hq / (p.q_heads / p.kv_heads);
-  scores[t] = sequential_dot(p.q, row_offset(p.q, 0, hq, i), p.k, row_offset(p.k, 0, hk, j), p.dtype, p.head_dim);
+// A block scores 32 rows x 32 keys. When its rows read one kv head, Q and K pass through shared memory in chunks of
+// kScoreDims channels; each thread still adds its products one channel after the other, carrying the sum across
+// chunks, so the result is the sequential dot bit for bit. Rows of several kv heads (q_len < 32) read directly.
+constexpr int kScoreTile = 32;
+constexpr int kScoreDims = 64;
+
+__global__ void __launch_bounds__(kThreads)
+    scores_kernel(const KernelParams p, int64_t first, int64_t count, float* scores) {
+  __shared__ float q_tile[kScoreTile][kScoreDims + 1];
+  __shared__ float k_tile[kScoreTile][kScoreDims + 1];
+  const int tx = static_cast<int>(threadIdx.x) % kScoreTile, ty = static_cast<int>(threadIdx.x) / kScoreTile;
+  constexpr int kRowsPerThread = kScoreTile / (kThreads / kScoreTile);
+  const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kScoreTile,
+                j0 = static_cast<int64_t>(blockIdx.x) * kScoreTile;
+  const int64_t rows = min(static_cast<int64_t>(kScoreTile), count - row0);
+  const int64_t group = p.q_heads / p.kv_heads;
+  const int64_t hk_first = (first + row0) / p.q_len / group, hk_last = (first + row0 + rows - 1) / p.q_len / group;
+  const int64_t j = j0 + tx;
+  float acc[kRowsPerThread];
+  for (int r = 0; r < kRowsPerThread; ++r) acc[r] = 0.0f;
+  if (hk_first == hk_last) {
+    for (int64_t c0 = 0; c0 < p.head_dim; c0 += kScoreDims) {
+      const int64_t dims = min(static_cast<int64_t>(kScoreDims), p.head_dim - c0);
+      for (int e = static_cast<int>(threadIdx.x); e < kScoreTile * kScoreDims; e += kThreads) {
+        const int row = e / kScoreDims, c = e % kScoreDims;
+        float qv = 0.0f, kv = 0.0f;
+        if (c < dims && row < rows) {
+          const int64_t r = first + row0 + row;
+          qv = load_element(p.q.data, row_offset(p.q, 0, r / p.q_len, r % p.q_len) + (c0 + c) * p.q.stride[3], p.dtype);
+        }
+        if (c < dims && j0 + row < p.kv_len)
+          kv = load_element(p.k.data, row_offset(p.k, 0, hk_first, j0 + row) + (c0 + c) * p.k.stride[3], p.dtype);
+        q_tile[row][c] = qv;
+        k_tile[row][c] = kv;
+      }
+      __syncthreads();
+      for (int64_t c = 0; c < dims; ++c) {
+        const float kv = k_tile[tx][c];
+        for (int r = 0; r < kRowsPerThread; ++r)
+          acc[r] = __fadd_rn(acc[r], __fmul_rn(q_tile[ty + r * (kThreads / kScoreTile)][c], kv));
+      }
+      __syncthreads();
+    }
+  }
+  if (j >= p.kv_len) return;
+  for (int r = 0; r < kRowsPerThread; ++r) {
+    const int64_t row = ty + r * (kThreads / kScoreTile);
+    if (row >= rows) continue;
+    const int64_t flat = first + row0 + row, hq = flat / p.q_len, i = flat % p.q_len;
+    if (j >= allowed_keys(p, i)) continue;
+    const float score = hk_first == hk_last ? acc[r]
+                                            : sequential_dot(p.q, row_offset(p.q, 0, hq, i), p.k,
+                                                             row_offset(p.k, 0, hq / group, j), p.dtype, p.head_dim);
+    scores[(row0 + row) * p.kv_len + j] = score;
+  }
 }
 
 // topk: the threshold of a row, by radix selection over the score keys (8 bits a pass, most significant first): the
@@ -230,7 +279,8 @@ int run(const Plan& plan, const sattn_run_args& args, KernelParams& params, void
       const int64_t rows = sp.q_heads * d.q_len;
       for (int64_t first = 0; first < rows; first += g.chunk_rows) {
         const int64_t count = std::min(g.chunk_rows, rows - first);
-        scores_kernel<<<blocks_for(count * d.kv_len, kThreads), kThreads, 0, s>>>(sp, first, count, w.scores);
+        const dim3 score_grid(blocks_for(d.kv_len, kScoreTile), blocks_for(count, kScoreTile));
+        scores_kernel<<<score_grid, kThreads, 0, s>>>(sp, first, count, w.scores);
         if (topk)
           topk_threshold_kernel<<<static_cast<unsigned>(count), kThreads, 0, s>>>(sp, first, d.params.topk_k, w.scores,
                                                                                   w.threshold, w.last_tied);
