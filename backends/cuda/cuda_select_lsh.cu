@@ -39,7 +39,9 @@ LshBuffers carve_lsh(const Plan& plan, WorkspaceCarver& carver) {
   const sattn_attention_desc& d = plan.desc;
   const LshGeometry g(d);
   LshBuffers w{};
-  w.q_buckets = carver.take<int32_t>(static_cast<size_t>(d.batch * d.num_q_heads * d.q_len));
+  // kTileQ entries of padding: the flash kernel evaluates the rows of a last, partial query tile too (their results
+  // are dropped), and for the last head those read past the end of the query buckets.
+  w.q_buckets = carver.take<int32_t>(static_cast<size_t>(d.batch * d.num_q_heads * d.q_len + kTileQ));
   w.k_buckets = carver.take<int32_t>(static_cast<size_t>(d.batch * d.num_kv_heads * d.kv_len));
   w.row_ptr = carver.take<int64_t>(static_cast<size_t>(g.rows + 1));
   w.spans = carver.take<sattn_tile_span>(static_cast<size_t>(g.rows * g.slots));
