@@ -9,12 +9,12 @@ main="${1:-$(dirname "$(git -C "$here" rev-parse --path-format=absolute --git-co
 dest="$main/.device-cuda2"
 cd "$here"
 cmake --preset default >/dev/null
-cmake --build build/default -j2 --target sattn sattn_backend_cuda sattn_test_cuda sattn_test_cuda_selection \
+cmake --build build/default -j2 --target sattn sattn_backend_cuda sattn_test_cuda sattn_test_cuda_selection sattn_test_cuda_rows \
   sattn_bench_cuda
 rm -rf "$dest"
 mkdir -p "$dest"
 cp -P build/default/src/libsattn.so* build/default/src/libsattn-backend-cuda.so "$dest/"
-cp build/default/tests/cuda/sattn_test_cuda build/default/tests/cuda/sattn_test_cuda_selection \
+cp build/default/tests/cuda/sattn_test_cuda build/default/tests/cuda/sattn_test_cuda_selection build/default/tests/cuda/sattn_test_cuda_rows \
   build/default/tests/cuda/sattn_bench_cuda "$dest/"
 cp tools/compare_cuda.py "$dest/"
 tbb="$(ldconfig -p | awk '/libtbb\.so\.12 /{print $NF; exit}')"
@@ -22,6 +22,6 @@ tbb="$(ldconfig -p | awk '/libtbb\.so\.12 /{print $NF; exit}')"
 cat <<MSG
 Copied to $dest. On the device (run tool, carry [".device-cuda2"]):
   export LD_LIBRARY_PATH=\$PWD/.device-cuda2; .device-cuda2/sattn_test_cuda 2>&1 | tee \$OUT/test.log; \\
-  .device-cuda2/sattn_test_cuda_selection 2>&1 | tee -a \$OUT/test.log; \\
+  .device-cuda2/sattn_test_cuda_selection 2>&1 | tee -a \$OUT/test.log; .device-cuda2/sattn_test_cuda_rows 2>&1 | tee -a \$OUT/test.log; \\
   python3 .device-cuda2/compare_cuda.py | tee \$OUT/compare.txt
 MSG

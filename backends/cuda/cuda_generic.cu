@@ -38,7 +38,8 @@ __global__ void __launch_bounds__(kWarps * 32) generic_kernel(const KernelParams
       const int64_t k_row = row_offset(p.k, b, hk, j);
       float dot = 0.0f;
       for (int64_t c = lane; c < p.head_dim; c += 32)
-        dot += q[c] * sattn_round_to_precision(load_element(p.k.data, k_row + c * p.k.stride[3], p.dtype), p.precision);
+        dot +=
+            q[c] * sattn_round_to_precision(load_element(p.k.data, k_row + c * p.k.stride[3], p.kv_dtype), p.precision);
       for (int offset = 16; offset > 0; offset /= 2) dot += __shfl_xor_sync(0xffffffffu, dot, offset);
       const float s = dot * p.scale_log2;
       const float m_new = fmaxf(m, s);
@@ -49,9 +50,9 @@ __global__ void __launch_bounds__(kWarps * 32) generic_kernel(const KernelParams
       const float rounded = sattn_round_to_precision(prob, p.precision);
       const int64_t v_row = row_offset(p.v, b, hk, j);
       for (int64_t c = lane; c < p.head_dim_v; c += 32)
-        acc[c] =
-            acc[c] * correction +
-            rounded * sattn_round_to_precision(load_element(p.v.data, v_row + c * p.v.stride[3], p.dtype), p.precision);
+        acc[c] = acc[c] * correction +
+                 rounded * sattn_round_to_precision(load_element(p.v.data, v_row + c * p.v.stride[3], p.kv_dtype),
+                                                    p.precision);
       m = m_new;
     }
   }

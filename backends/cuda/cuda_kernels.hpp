@@ -37,7 +37,8 @@ struct KernelParams {
   Operand q, k, v, o;
   float* lse;  // nullptr: not written
   int64_t lse_stride[3];
-  int32_t dtype;      // sattn_dtype of q, k, v and o
+  int32_t dtype;      // sattn_dtype of q and o (and of k and v unless kv_dtype says otherwise)
+  int32_t kv_dtype;   // sattn_dtype of k and v: the run's dtype, or f32 where k and v are derived (landmark)
   int32_t precision;  // sattn_precision of the computation
   int64_t batch, q_heads, kv_heads, q_len, kv_len, head_dim, head_dim_v;
   float scale_log2;  // softmax scale times log2(e): the kernels exponentiate with exp2f

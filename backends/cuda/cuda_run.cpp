@@ -70,6 +70,7 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
       for (int a = 0; a < 3; ++a) p.lse_stride[a] = args->lse->strides[a];
     }
     p.dtype = d.dtype;
+    p.kv_dtype = d.dtype;
     p.precision = d.precision;
     p.batch = d.batch;
     p.q_heads = d.num_q_heads;
