@@ -47,10 +47,6 @@ sattn_status supports(const sattn_problem* problem) {
   // The generic kernel's blocks: 4 query rows of one (batch, head) each, on a one-dimensional grid.
   if (d.batch * d.num_q_heads > 0x7fffffff / ((d.q_len + 3) / 4 + 1)) return refuse("too many query rows for one grid");
   if (is_quantized(d)) {
-    if (selection_family(d.pattern) != nullptr)
-      return refuse(
-          "int8/int4 run the static patterns only (dense, sliding_window, block_local_global), not the "
-          "data-dependent ones, which are selected on the device in fp32/bf16/fp16");
     if (!quantized_grid_fits(d)) return refuse("too many rows for the int8/int4 kernels' grids");
   }
   if (const SelectionFamily* family = selection_family(d.pattern); family != nullptr) {

@@ -33,36 +33,6 @@ struct Selection {
   const int32_t* k_buckets;  // kTileBuckets: [B, Hk, Lk]
 };
 
-struct KernelParams {
-  Operand q, k, v, o;
-  float* lse;  // nullptr: not written
-  int64_t lse_stride[3];
-  int32_t dtype;      // sattn_dtype of q and o (and of k and v unless kv_dtype says otherwise)
-  int32_t kv_dtype;   // sattn_dtype of k and v: the run's dtype, or f32 where k and v are derived (landmark)
-  int32_t precision;  // sattn_precision of the computation
-  int64_t batch, q_heads, kv_heads, q_len, kv_len, head_dim, head_dim_v;
-  float scale_log2;  // softmax scale times log2(e): the kernels exponentiate with exp2f
-  // The layout the kernels walk, its pointers (row_ptr, spans, bits, rule) in device memory: the plan's static
-  // layout, or the one this run's device-side selection built in the workspace.
-  sattn_layout_view layout;
-  Selection selection;
-  int32_t use_wgmma;  // launch_flash takes the Hopper kernel (cuda_flash_wgmma.cu): set where the plan's GPU is sm_90
-};
-
-// cudaError_t as int, so that this header needs no CUDA header.
-// Any head dims, dtypes, precisions and strides: one warp per query row on CUDA cores.
-int launch_generic(const KernelParams& params, void* stream);
-// Tensor cores (mma.sync m16n8k16, fp32 accumulation) for f16/bf16 tensors of the same precision, head_dim ==
-// head_dim_v in {64, 128}, unit column stride and 16-byte aligned rows; the layout's tiles must be 128 x 64.
-bool flash_supports(const KernelParams& params);
-int launch_flash(const KernelParams& params, void* stream);
-// Raise the kernels' dynamic shared-memory limits; called at plan time so that run() only launches.
-int prepare_generic();
-int prepare_flash();
-// The Hopper kernel launch_flash takes when params.use_wgmma is set (same conditions as flash_supports).
-int launch_flash_wgmma(const KernelParams& params, void* stream);
-int prepare_flash_wgmma();
-
 // int8/int4 (docs/patterns.md): the quantised operands in the workspace, rows of Q and K padded with zeros to
 // row_bytes (a multiple of 4, for four-lane integer dot products).
 struct QuantizedBuffers {
@@ -79,6 +49,43 @@ struct QuantizedBuffers {
   float given_q, given_k, given_v;  // params.scale_*: > 0 replaces the computed scales
   float softmax_scale;
 };
+
+struct KernelParams {
+  Operand q, k, v, o;
+  float* lse;  // nullptr: not written
+  int64_t lse_stride[3];
+  int32_t dtype;      // sattn_dtype of q and o (and of k and v unless kv_dtype says otherwise)
+  int32_t kv_dtype;   // sattn_dtype of k and v: the run's dtype, or f32 where k and v are derived (landmark)
+  int32_t precision;  // sattn_precision of the computation
+  int64_t batch, q_heads, kv_heads, q_len, kv_len, head_dim, head_dim_v;
+  float scale_log2;  // softmax scale times log2(e): the kernels exponentiate with exp2f
+  // The layout the kernels walk, its pointers (row_ptr, spans, bits, rule) in device memory: the plan's static
+  // layout, or the one this run's device-side selection built in the workspace.
+  sattn_layout_view layout;
+  Selection selection;
+  int32_t use_wgmma;  // launch_flash takes the Hopper kernel (cuda_flash_wgmma.cu): set where the plan's GPU is sm_90
+  QuantizedBuffers quantized;  // int8/int4: where attend() quantises the operands (carved from the workspace)
+};
+
+// The attention over params.layout, whatever the precision: int8/int4 quantise on the stream and attend on the
+// integers, f16/bf16 take the tensor-core kernel where it applies, the rest the generic kernel. What run() and every
+// selection family launch once their layout is built.
+int attend(const KernelParams& params, void* stream);
+
+// cudaError_t as int, so that this header needs no CUDA header.
+// Any head dims, dtypes, precisions and strides: one warp per query row on CUDA cores.
+int launch_generic(const KernelParams& params, void* stream);
+// Tensor cores (mma.sync m16n8k16, fp32 accumulation) for f16/bf16 tensors of the same precision, head_dim ==
+// head_dim_v in {64, 128}, unit column stride and 16-byte aligned rows; the layout's tiles must be 128 x 64.
+bool flash_supports(const KernelParams& params);
+int launch_flash(const KernelParams& params, void* stream);
+// Raise the kernels' dynamic shared-memory limits; called at plan time so that run() only launches.
+int prepare_generic();
+int prepare_flash();
+// The Hopper kernel launch_flash takes when params.use_wgmma is set (same conditions as flash_supports).
+int launch_flash_wgmma(const KernelParams& params, void* stream);
+int prepare_flash_wgmma();
+
 // Quantises on the stream, then attends on the integers over params.layout (any layout, one warp per query row).
 int launch_quantized(const KernelParams& params, const QuantizedBuffers& buffers, void* stream);
 bool quantized_grid_fits(const sattn_attention_desc& desc);

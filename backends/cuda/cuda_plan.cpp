@@ -121,6 +121,7 @@ bool is_quantized(const sattn_attention_desc& desc) {
 void carve_quantized(const Plan& plan, WorkspaceCarver& carver, QuantizedBuffers* buffers) {
   const sattn_attention_desc& d = plan.desc;
   if (!is_quantized(d)) return;
+  // Landmark attends to m <= kv_len derived keys: kv_len rows are enough for every pattern.
   const auto count = [](int64_t a, int64_t b, int64_t c, int64_t e) { return static_cast<size_t>(a * b * c * e); };
   QuantizedBuffers q{};
   q.row_bytes = (d.head_dim + 3) / 4 * 4;
@@ -178,7 +179,10 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
         copy_selection_rule(*plan);
         WorkspaceCarver measure(nullptr);
         family->carve(*plan, measure);
-        plan->workspace_bytes = measure.bytes();
+        plan->quantized_offset = (measure.bytes() + 255) / 256 * 256;
+        WorkspaceCarver quantized(nullptr);
+        carve_quantized(*plan, quantized);
+        plan->workspace_bytes = plan->quantized_offset + quantized.bytes();
       }
     } catch (...) {
       if (plan->device_layout != nullptr) cudaFree(plan->device_layout);

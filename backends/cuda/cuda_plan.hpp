@@ -25,6 +25,7 @@ struct Plan {
   DecodePlan decode{};  // splits == 0: not a decode shape
   bool wgmma = false;   // the GPU is sm_90 (Hopper): the flash kernel's wgmma version runs
   size_t workspace_bytes = 0;
+  size_t quantized_offset = 0;  // int8/int4: where the quantised operands start in the workspace
 };
 
 class WorkspaceCarver;

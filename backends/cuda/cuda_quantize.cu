@@ -38,7 +38,7 @@ __global__ void mean_key_kernel(const KernelParams p, const QuantizedBuffers q) 
   double sum = 0.0;
   const int64_t base = row_offset(p.k, b, hk, 0) + d * p.k.stride[3];
 #pragma unroll 8
-  for (int64_t j = 0; j < p.kv_len; ++j) sum += load_element(p.k.data, base + j * p.k.stride[2], p.dtype);
+  for (int64_t j = 0; j < p.kv_len; ++j) sum += load_element(p.k.data, base + j * p.k.stride[2], p.kv_dtype);
   q.kbar[index] = p.kv_len > 0 ? sum / static_cast<double>(p.kv_len) : 0.0;
 }
 
@@ -52,14 +52,14 @@ __global__ void quantize_keys_kernel(const KernelParams p, const QuantizedBuffer
   const double* kbar = q.kbar + bh * p.head_dim;
   double max_abs = 0.0;
   for (int64_t d = lane; d < p.head_dim; d += 32)
-    max_abs = fmax(max_abs, fabs(load_element(p.k.data, base + d * p.k.stride[3], p.dtype) - kbar[d]));
+    max_abs = fmax(max_abs, fabs(load_element(p.k.data, base + d * p.k.stride[3], p.kv_dtype) - kbar[d]));
   for (int offset = 16; offset > 0; offset /= 2) max_abs = fmax(max_abs, __shfl_xor_sync(0xffffffffu, max_abs, offset));
   const double scale = slice_scale(q.given_k, max_abs, q.qmax);
   if (lane == 0) q.k_scale[row] = static_cast<float>(scale);
   int8_t* out = q.k + row * q.row_bytes;
   for (int64_t d = lane; d < q.row_bytes; d += 32)
     out[d] = d < p.head_dim
-                 ? quantize(load_element(p.k.data, base + d * p.k.stride[3], p.dtype) - kbar[d], scale, q.qmax)
+                 ? quantize(load_element(p.k.data, base + d * p.k.stride[3], p.kv_dtype) - kbar[d], scale, q.qmax)
                  : int8_t{0};  // padding to a multiple of 4 for __dp4a
 }
 
@@ -71,12 +71,12 @@ __global__ void quantize_values_kernel(const KernelParams p, const QuantizedBuff
   const int64_t base = row_offset(p.v, b, hk, 0) + c * p.v.stride[3];
   double max_abs = 0.0;
   for (int64_t j = 0; j < p.kv_len; ++j)
-    max_abs = fmax(max_abs, fabs(static_cast<double>(load_element(p.v.data, base + j * p.v.stride[2], p.dtype))));
+    max_abs = fmax(max_abs, fabs(static_cast<double>(load_element(p.v.data, base + j * p.v.stride[2], p.kv_dtype))));
   const double scale = slice_scale(q.given_v, max_abs, q.qmax);
   q.v_scale[index] = static_cast<float>(scale);
   int8_t* out = q.v + bh * p.kv_len * p.head_dim_v + c;
   for (int64_t j = 0; j < p.kv_len; ++j)
-    out[j * p.head_dim_v] = quantize(load_element(p.v.data, base + j * p.v.stride[2], p.dtype), scale, q.qmax);
+    out[j * p.head_dim_v] = quantize(load_element(p.v.data, base + j * p.v.stride[2], p.kv_dtype), scale, q.qmax);
 }
 
 // One warp per query row: its scale, its integers and the LSE shift scale * q . kbar (summed in channel order).

@@ -90,15 +90,12 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
       const sattn_tensor space{workspace, SATTN_DEVICE_CUDA, plan.device, SATTN_DTYPE_U8, 1, {0}, {0}};
       check_pointer(&space, "workspace", plan.device);
     }
+    if (is_quantized(d)) {  // the quantised operands follow the selection's buffers in the workspace
+      WorkspaceCarver carver(static_cast<unsigned char*>(workspace) + plan.quantized_offset);
+      carve_quantized(plan, carver, &p.quantized);
+    }
     if (plan.family != nullptr) {
       check_cuda(plan.family->run(plan, *args, p, workspace, stream), "selecting on the device and attending");
-      return;
-    }
-    if (is_quantized(d)) {
-      WorkspaceCarver carver(workspace);
-      QuantizedBuffers buffers{};
-      carve_quantized(plan, carver, &buffers);
-      check_cuda(launch_quantized(p, buffers, stream), "launching the int8/int4 kernels");
       return;
     }
     if (plan.decode.splits > 0) {
@@ -108,9 +105,14 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
       check_cuda(launch_decode(p, decode, stream), "launching the decode kernels");
       return;
     }
-    const int error = flash_supports(p) ? launch_flash(p, stream) : launch_generic(p, stream);
-    check_cuda(error, "launching the attention kernel");
+    check_cuda(attend(p, stream), "launching the attention kernel");
   });
+}
+
+int attend(const KernelParams& p, void* stream) {
+  if (p.precision == SATTN_PRECISION_INT8 || p.precision == SATTN_PRECISION_INT4)
+    return launch_quantized(p, p.quantized, stream);
+  return flash_supports(p) ? launch_flash(p, stream) : launch_generic(p, stream);
 }
 
 }  // namespace sattn_cuda

@@ -323,7 +323,7 @@ int build_and_attend(const Plan& plan, KernelParams& params, BlockLayoutInput in
   for (int a = 0; a < 4; ++a) selection.mask_stride[a] = in.mask_stride[a];
   selection.mask_head_divisor = in.mask_head_divisor;
   selection.block_size = in.block;
-  return flash_supports(params) ? launch_flash(params, stream) : launch_generic(params, stream);
+  return attend(params, stream);
 }
 
 int run_block_mask(const Plan& plan, const sattn_run_args& args, KernelParams& params, void* workspace, void* stream) {

@@ -176,7 +176,7 @@ int run(const Plan& plan, const sattn_run_args& args, KernelParams& params, void
   params.layout.row_ptr = w.row_ptr;
   params.layout.spans = w.spans;
   params.layout.num_spans = q_tiles;
-  return launch_generic(params, stream);
+  return attend(params, stream);
 }
 
 const SelectionFamily kLandmarkFamily{refuse_landmark, carve, run};

@@ -186,7 +186,7 @@ int run(const Plan& plan, const sattn_run_args& args, KernelParams& params, void
   params.layout.num_spans = g.rows * g.slots;
   params.selection.q_buckets = w.q_buckets;
   params.selection.k_buckets = w.k_buckets;
-  return flash_supports(params) ? launch_flash(params, stream) : launch_generic(params, stream);
+  return attend(params, stream);
 }
 
 const SelectionFamily kLshFamily{refuse_lsh, carve, run};

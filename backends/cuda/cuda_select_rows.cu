@@ -290,7 +290,7 @@ int run(const Plan& plan, const sattn_run_args& args, KernelParams& params, void
         error = cudaGetLastError();
         if (error != cudaSuccess) return error;
       }
-      error = static_cast<cudaError_t>(flash_supports(sp) ? launch_flash(sp, stream) : launch_generic(sp, stream));
+      error = static_cast<cudaError_t>(attend(sp, stream));
       if (error != cudaSuccess) return error;
     }
   return cudaGetLastError();

@@ -1,7 +1,8 @@
 // Times the cuda backend on device-resident tensors (CUDA events around back-to-back runs on one stream), for
 // tools/compare_cuda.py, which times torch SDPA and FlexAttention on the same problems in the same run and prints the
 // table with ratios. A test-only helper, so that libsattn and sattn-bench stay free of CUDA.
-//   sattn_bench_cuda [B H L D [problem]]   prefill, bf16: dense, causal, sliding window |i - j| <= 512 plus 64 global tokens,
+//   sattn_bench_cuda [B H L D [problem]]   prefill, bf16: dense, causal, sliding window |i - j| <= 512 plus 64 global
+//   tokens,
 //                                the user block mask of block_mask_keeps (12% of 128 x 128 blocks plus the diagonal)
 //                                and data-dependent block_topk (block 128, keep 12%, its selection timed in)
 //   sattn_bench_cuda --decode    B1 Hq32 Hk8 D128 bf16, Lq 1/4/16 against Lk 8192 and 131072
@@ -132,8 +133,8 @@ void run(const Problem& problem, int64_t B, int64_t Hq, int64_t Hk, int64_t Lq, 
     kept_pairs *= B * Hq;
     check(cudaMalloc(&mask_device, mask.size()), "cudaMalloc");
     check(cudaMemcpy(mask_device, mask.data(), mask.size(), cudaMemcpyHostToDevice), "cudaMemcpy");
-    mask_view = sattn_tensor{mask_device, SATTN_DEVICE_CUDA, 0, SATTN_DTYPE_U8, 4, {1, 1, rows, cols},
-                             {rows * cols, rows * cols, cols, 1}};
+    mask_view = sattn_tensor{
+        mask_device, SATTN_DEVICE_CUDA, 0, SATTN_DTYPE_U8, 4, {1, 1, rows, cols}, {rows * cols, rows * cols, cols, 1}};
     args.block_mask = &mask_view;
   }
   size_t bytes = 0;
@@ -163,8 +164,8 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--decode") {
     for (const int64_t lk : {8192, 131072})
       for (const int64_t lq : {1, 4, 16}) {
-        const Problem problem{"decode_lq" + std::to_string(lq) + "_lk" + std::to_string(lk), SATTN_PATTERN_DENSE,
-                              true, SATTN_PATTERN_PARAMS_INIT};
+        const Problem problem{"decode_lq" + std::to_string(lq) + "_lk" + std::to_string(lk), SATTN_PATTERN_DENSE, true,
+                              SATTN_PATTERN_PARAMS_INIT};
         run(problem, 1, 32, 8, lq, lk, 128, stream);
       }
     return 0;

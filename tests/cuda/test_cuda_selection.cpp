@@ -105,3 +105,33 @@ TEST_CASE("cuda backend refuses a host-memory block mask", "[cuda]") {
   cudaFree(workspace);
   sattn_plan_destroy(plan);
 }
+
+TEST_CASE("cuda backend runs int8 and int4 on every data-dependent pattern", "[cuda]") {
+  if (skip_without_gpu()) return;
+  std::vector<Case> cases;
+  Case c = base(SATTN_PATTERN_BLOCK_TOPK, SATTN_DTYPE_F32, SATTN_PRECISION_INT8, 64);
+  c.q_heads = 4, c.kv_heads = 2, c.q_len = 300, c.kv_len = 420, c.causal = true, c.params.block_size = 64;
+  c.params.keep_ratio = 0.3f, c.params.global_tokens = 10;
+  cases.push_back(c);
+  c.pattern = SATTN_PATTERN_BLOCK_MASK, c.precision = SATTN_PRECISION_INT4, c.dtype = SATTN_DTYPE_BF16;
+  c.params = SATTN_PATTERN_PARAMS_INIT, c.params.block_size = 32, c.mask_heads = 4, c.blhd = true;
+  cases.push_back(c);
+  c.pattern = SATTN_PATTERN_TOPK_PER_QUERY, c.params = SATTN_PATTERN_PARAMS_INIT, c.params.topk_k = 20;
+  c.precision = SATTN_PRECISION_INT8, c.dtype = SATTN_DTYPE_F16, c.head_dim = c.head_dim_v = 40;
+  cases.push_back(c);
+  c.pattern = SATTN_PATTERN_NM_STRUCTURED, c.params = SATTN_PATTERN_PARAMS_INIT, c.params.nm_n = 2, c.params.nm_m = 4;
+  c.precision = SATTN_PRECISION_INT4, c.causal = false;
+  cases.push_back(c);
+  c.pattern = SATTN_PATTERN_LSH, c.params = SATTN_PATTERN_PARAMS_INIT, c.params.lsh_buckets = 8;
+  c.params.lsh_seed = 77, c.precision = SATTN_PRECISION_INT8, c.dtype = SATTN_DTYPE_BF16, c.head_dim = 64;
+  c.head_dim_v = 64, c.causal = true;
+  cases.push_back(c);
+  c.pattern = SATTN_PATTERN_LANDMARK, c.params = SATTN_PATTERN_PARAMS_INIT, c.params.num_landmarks = 24;
+  c.params.landmark_iters = 2, c.causal = false, c.dtype = SATTN_DTYPE_F32;  // the landmarks are what is quantised
+  cases.push_back(c);
+  uint32_t seed = 300;
+  for (const Case& each : cases) {
+    SECTION(describe(each)) { run_case(each, seed); }
+    ++seed;
+  }
+}
