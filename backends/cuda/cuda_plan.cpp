@@ -155,13 +155,12 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     check_cuda(prepare_flash(), "raising the flash kernel's shared-memory limit");
     check_cuda(prepare_decode(), "raising the decode kernel's shared-memory limit");
     check_cuda(prepare_quantized(), "raising the integer kernel's shared-memory limit");
-    // Hopper can run the wgmma kernel; until its MMAs overlap the softmax it is no faster than mma.sync, so it
-    // runs where SATTN_CUDA_WGMMA=1 asks for it.
+    // Hopper runs the wgmma kernel; SATTN_CUDA_WGMMA=0 keeps the mma.sync one (for comparisons).
     int major = 0;
     check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, plan->device),
                "asking for the compute capability");
     const char* wgmma = std::getenv("SATTN_CUDA_WGMMA");
-    plan->wgmma = major == 9 && wgmma != nullptr && std::string(wgmma) == "1";
+    plan->wgmma = major == 9 && (wgmma == nullptr || std::string(wgmma) != "0");
     if (plan->wgmma) check_cuda(prepare_flash_wgmma(), "raising the wgmma kernel's shared-memory limit");
     try {
       if (static_layout != nullptr) {
