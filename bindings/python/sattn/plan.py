@@ -4,6 +4,7 @@ import ctypes
 import numpy as np
 
 from . import _structs as S
+from . import _device
 from ._arrays import as_block_mask, as_inputs, as_output, make_tensor
 from ._loader import check, library
 from ._names import dtype_code, numpy_dtype, pattern_code, pattern_name, precision_code
@@ -175,9 +176,40 @@ class Plan:
         d = self._desc
         return (d.batch, d.num_q_heads, d.q_len, d.head_dim_v)
 
+    def _prepare_device(self, q, k, v, out, lse, block_mask):
+        """_prepare for GPU arrays (torch CUDA tensors, __cuda_array_interface__ objects): no copies."""
+        named = (("q", q), ("k", k), ("v", v), ("out", out), ("lse", lse), ("block_mask", block_mask))
+        host = [name for name, array in named if array is not None and not _device.is_device_array(array)]
+        if host:
+            raise TypeError(f"{', '.join(host)} {'is' if len(host) == 1 else 'are'} host memory while q, k or v is "
+                            "device memory: pass every array on the same device")
+        views = {name: _device.DeviceArray(array, name) for name, array in (("q", q), ("k", k), ("v", v))}
+        for name, view in views.items():
+            if len(view.shape) != 4:
+                raise ValueError(f"{name} must be 4-D [B, H, L, D], got shape {view.shape}")
+        codes = {view.code for view in views.values()}
+        if len(codes) != 1:
+            raise TypeError("q, k and v must share a dtype")
+        if out is None:
+            out = _device.empty_like_library(q, self._output_shape(), views["q"].code, "out")
+        views["o"] = _device.DeviceArray(out, "out", output=True)
+        if lse is None and self.want_lse:
+            lse = _device.empty_like_library(q, self._output_shape()[:3], S.DTYPE_F32, "lse")
+        if lse is not None:
+            views["lse"] = _device.DeviceArray(lse, "lse", output=True)
+        if block_mask is not None:
+            views["block_mask"] = _device.DeviceArray(block_mask, "block_mask")
+        tensors = {name: view.tensor() for name, view in views.items()}
+        args = S.run_args_init()
+        for name, tensor in tensors.items():
+            setattr(args, name, ctypes.pointer(tensor))
+        return args, out, lse, (views, tensors)
+
     def _prepare(self, q, k, v, out, lse, block_mask):
         """(args, out, lse, keepalive): the sattn_run_args, the output arrays, and everything args points into,
         which the caller holds until the C call returns."""
+        if any(_device.is_device_array(array) for array in (q, k, v)):
+            return self._prepare_device(q, k, v, out, lse, block_mask)
         q, k, v = as_inputs(q, k, v)
         if out is None:
             out = np.empty(self._output_shape(), dtype=q.dtype)
@@ -217,15 +249,25 @@ class Plan:
         spare each run allocating and first touching it."""
         return _aligned_workspace(self.workspace_size)[0]
 
-    def run(self, q, k, v, out=None, lse=None, block_mask=None, workspace=None):
+    def run(self, q, k, v, out=None, lse=None, block_mask=None, workspace=None, stream=None):
         """Runs the plan. Returns O, or (O, LSE) when the plan wants LSE or an lse array is given.
 
         out / lse, when given, are written in place (any strides the library can address); otherwise new arrays are
         returned, O with the dtype of Q and LSE float32. block_mask is required by the block_mask pattern.
         workspace: from new_workspace() (or any writable uint8 array of workspace_size + 64 bytes); by default each
         run allocates its own.
+
+        Device arrays (a plan with backend="cuda"): torch CUDA tensors or __cuda_array_interface__ objects, every
+        array on the plan's device. New outputs and the workspace (when not given: a uint8 device array of at least
+        workspace_size bytes) come from the inputs' library. The run is queued on `stream` (an int cudaStream_t, or
+        an object with .cuda_stream / .ptr; default: torch's current stream for torch tensors, else stream 0) and
+        returns without waiting for it.
         """
         handle = self._live_handle()
+        if any(_device.is_device_array(array) for array in (q, k, v)):
+            return self._run_device(handle, q, k, v, out, lse, block_mask, workspace, stream)
+        if stream is not None:
+            raise TypeError("stream is for device arrays; host arrays run synchronously")
         # _arrays holds what args points into: it must outlive the C call, hence the named local.
         args, out, lse, _arrays = self._prepare(q, k, v, out, lse, block_mask)
         if workspace is None:
@@ -241,6 +283,31 @@ class Plan:
             address = workspace.ctypes.data + (-workspace.ctypes.data % _WORKSPACE_ALIGNMENT)
         size = 0 if workspace is None else workspace.size - (address - workspace.ctypes.data)
         check(self._lib.sattn_plan_run(handle, ctypes.byref(args), address, size, None))
+        return out if lse is None else (out, lse)
+
+
+    def _run_device(self, handle, q, k, v, out, lse, block_mask, workspace, stream):
+        # _arrays holds what args points into: it must outlive the C call, hence the named local.
+        args, out, lse, _arrays = self._prepare_device(q, k, v, out, lse, block_mask)
+        # The library's own checks first (shapes, devices: a host backend refuses device memory by name), before
+        # a workspace is allocated for a run that cannot happen.
+        check(self._lib.sattn_plan_can_implement(handle, ctypes.byref(args)))
+        size = self.workspace_size
+        address = None
+        if size > 0:
+            if workspace is None:
+                workspace = _device.empty_like_library(q, (size,), S.DTYPE_U8, "workspace")
+            if not _device.is_device_array(workspace):
+                raise TypeError("workspace must be a device array (uint8) for a run on device arrays")
+            view = _device.DeviceArray(workspace, "workspace", output=True)
+            available = view.itemsize
+            for extent in view.shape:
+                available *= extent
+            if available < size:
+                raise ValueError(f"workspace of {available} bytes is smaller than the {size} bytes this plan needs")
+            address, size = view.address, available
+        check(self._lib.sattn_plan_run(handle, ctypes.byref(args), address, size,
+                                       ctypes.c_void_p(_device.stream_handle(stream, q))))
         return out if lse is None else (out, lse)
 
 
