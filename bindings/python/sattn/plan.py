@@ -47,7 +47,7 @@ class Plan:
         desc.kv_len = q_len if kv_len is None else kv_len
         desc.head_dim = head_dim
         desc.head_dim_v = head_dim if head_dim_v is None else head_dim_v
-        desc.dtype = dtype_code(dtype)
+        desc.dtype = dtype if isinstance(dtype, int) else dtype_code(dtype)  # an int: a sattn_dtype already
         desc.precision = precision_code(precision)
         desc.pattern = pattern_code(pattern)
         desc.flags = (S.FLAG_CAUSAL if causal else 0) | (S.FLAG_WANT_LSE if want_lse else 0)
@@ -71,13 +71,23 @@ class Plan:
         self._lib = lib  # keeps the library loaded as long as a plan may need destroying
         self._handle = handle
         self._desc = desc
-        self.dtype = numpy_dtype(desc.dtype)
+        try:
+            self.dtype = numpy_dtype(desc.dtype)
+        except (TypeError, ImportError):  # bfloat16 for device arrays without ml_dtypes installed
+            self.dtype = None
         self.want_lse = bool(want_lse)
         self._info = self._read_info()
 
     @classmethod
     def for_arrays(cls, q, k, v, **options):
-        """A plan for these Q, K, V (shapes and dtype taken from them); options as for Plan()."""
+        """A plan for these Q, K, V (shapes and dtype taken from them; numpy or device arrays); options as for
+        Plan()."""
+        if any(_device.is_device_array(array) for array in (q, k, v)):
+            views = [_device.DeviceArray(array, name) for array, name in ((q, "q"), (k, "k"), (v, "v"))]
+            (b, hq, lq, d), (_, hk, lk, _), dv = views[0].shape, views[1].shape, views[2].shape[3]
+            options.setdefault("device_id", views[0].device_id)
+            return cls(batch=b, num_q_heads=hq, q_len=lq, head_dim=d, num_kv_heads=hk, kv_len=lk, head_dim_v=dv,
+                       dtype=views[0].code, **options)
         q, k, v = as_inputs(q, k, v)
         return cls(batch=q.shape[0], num_q_heads=q.shape[1], q_len=q.shape[2], head_dim=q.shape[3],
                    num_kv_heads=k.shape[1], kv_len=k.shape[2], head_dim_v=v.shape[3], dtype=q.dtype, **options)

@@ -118,3 +118,14 @@ def test_a_device_workspace_and_stream_can_be_given():
         with pytest.raises(ValueError, match="smaller than"):
             plan.run(tq, tk, tv, workspace=workspace[:1])
     assert_matches(out.cpu().numpy(), expected, TOLERANCE["fp32"])
+
+
+def test_plans_for_device_arrays_take_their_shapes_and_dtype():
+    q, k, v = random_qkv(9, 2, 4, 2, 10, 12, 8)
+    v = np.ascontiguousarray(v[..., :6])
+    with Plan.for_arrays(FakeDeviceArray(q), FakeDeviceArray(k), FakeDeviceArray(v), backend="reference") as plan:
+        info = plan.info
+        assert (info["backend"], plan.dtype) == ("reference", np.float32)
+        with pytest.raises(SattnError, match="device"):
+            plan.run(FakeDeviceArray(q), FakeDeviceArray(k), FakeDeviceArray(v),
+                     out=FakeDeviceArray(np.empty((2, 4, 10, 6), dtype=np.float32)))
