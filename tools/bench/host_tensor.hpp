@@ -20,6 +20,10 @@ class HostTensor {
 
   const sattn_tensor& view() const { return view_; }
   int64_t element_count() const { return element_count_; }
+  // The contiguous bytes of the tensor (for device copies).
+  size_t byte_size() const { return static_cast<size_t>(element_count_) * element_bytes(); }
+  void* bytes() { return view_.data; }
+  const void* bytes() const { return view_.data; }
 
   // Element i, converted from or to the tensor's dtype (rounded to nearest even for 16-bit types).
   float get(int64_t index) const;

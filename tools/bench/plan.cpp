@@ -30,6 +30,20 @@ void Plan::run(const sattn_run_args& args) {
   check(sattn_plan_run(plan_, &args, workspace_.data(), workspace_.size(), nullptr), "sattn_plan_run");
 }
 
+void Plan::run_on_device(const sattn_run_args& args, void* workspace, size_t workspace_bytes) {
+  if (!prepared_) {
+    check(sattn_plan_can_implement(plan_, &args), "sattn_plan_can_implement");
+    prepared_ = true;
+  }
+  check(sattn_plan_run(plan_, &args, workspace, workspace_bytes, nullptr), "sattn_plan_run");
+}
+
+size_t Plan::workspace_size() const {
+  size_t bytes = 0;
+  check(sattn_plan_workspace_size(plan_, &bytes), "sattn_plan_workspace_size");
+  return bytes;
+}
+
 PlanDetails Plan::details() const {
   sattn_plan_info info = SATTN_PLAN_INFO_INIT;
   check(sattn_plan_get_info(plan_, &info), "sattn_plan_get_info");

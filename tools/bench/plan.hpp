@@ -50,6 +50,9 @@ class Plan {
 
   // Checks the tensors once (can_implement) and allocates the workspace before the first run.
   void run(const sattn_run_args& args);
+  // A run on device tensors with the caller's device workspace, queued on the default stream.
+  void run_on_device(const sattn_run_args& args, void* workspace, size_t workspace_bytes);
+  size_t workspace_size() const;
   PlanDetails details() const;
   sattn_plan_stats stats() const;
 

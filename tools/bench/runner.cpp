@@ -5,6 +5,7 @@
 #include <limits>
 #include <new>
 
+#include "device_problem.hpp"
 #include "enum_names.hpp"
 
 namespace sattn_bench {
@@ -113,8 +114,14 @@ ProblemRecord BenchRunner::run(int index, const Problem& problem) {
 }
 
 CorrectnessResult BenchRunner::check_correctness(const Problem& problem, Plan& plan, const ProblemInputs& inputs) {
-  const ProblemOutputs tested = make_outputs(problem.desc);
-  plan.run(make_run_args(inputs, tested));
+  ProblemOutputs tested = make_outputs(problem.desc);
+  if (on_device()) {  // the same inputs on the GPU; the output comes back to the host for the comparison
+    const DeviceProblem device(inputs, tested, plan.workspace_size());
+    plan.run_on_device(device.args(), device.workspace(), device.workspace_bytes());
+    device.copy_outputs_to(tested);
+  } else {
+    plan.run(make_run_args(inputs, tested));
+  }
 
   // The exact run: fp32 on the CPU backend, with the pattern the tested plan resolved (auto may pick differently
   // for another precision).
@@ -149,6 +156,23 @@ CorrectnessResult BenchRunner::check_correctness(const Problem& problem, Plan& p
 
 Timing BenchRunner::time_plan(Plan& plan, const ProblemInputs& inputs, const sattn_attention_desc& desc) const {
   const ProblemOutputs outputs = make_outputs(desc);
+  if (on_device()) {
+    // Device-resident tensors; each run timed by CUDA events around it (time_runs only chooses the count).
+    const DeviceProblem device(inputs, outputs, plan.workspace_size());
+    CudaDriver& driver = CudaDriver::instance();
+    std::vector<double> gpu_seconds;
+    Timing timing = time_runs(
+        [&] {
+          gpu_seconds.push_back(1e-3 * driver.elapsed_ms([&] {
+            plan.run_on_device(device.args(), device.workspace(), device.workspace_bytes());
+          }));
+        },
+        options_.reps, kTimedSecondsPerProblem, options_.warm_up);
+    timing.seconds.assign(gpu_seconds.end() - static_cast<std::ptrdiff_t>(timing.seconds.size()), gpu_seconds.end());
+    timing.median = median_of(timing.seconds);
+    timing.minimum = *std::min_element(timing.seconds.begin(), timing.seconds.end());
+    return timing;
+  }
   const sattn_run_args args = make_run_args(inputs, outputs);
   return time_runs([&] { plan.run(args); }, options_.reps, kTimedSecondsPerProblem, options_.warm_up);
 }

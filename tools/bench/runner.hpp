@@ -27,6 +27,8 @@ class BenchRunner {
   // Median time of the problem with pattern=dense on `backend`, measured once per shape and kept.
   double dense_median(const Problem& problem, const std::string& backend);
   Timing time_plan(Plan& plan, const ProblemInputs& inputs, const sattn_attention_desc& desc) const;
+  // --backend=cuda: tensors live on the GPU (copied up once per problem) and runs are timed by CUDA events.
+  bool on_device() const { return options_.backend == "cuda"; }
 
   const Options& options_;
   std::map<std::string, double> dense_medians_;  // by canonical dense problem text and backend
