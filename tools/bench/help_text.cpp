@@ -17,6 +17,8 @@ Options:
                          mode both.
   --backend=NAME         run on this backend only (sattn-info lists them); default: automatic selection (the best backend)
                          for the default set. $SATTN_BACKEND overrides it as it does for every libsattn program.
+                         --backend=cuda puts the tensors on the GPU (through the CUDA driver, loaded at run time)
+                         and times each run with CUDA events; outputs come back to the host for the correctness check.
   --reps=N               timed runs per problem; the median is reported, after one untimed warm-up run. Default:
                          as many as fit in about two seconds (at most 100; at least 3 unless a run takes
                          more than 1.7 s).
