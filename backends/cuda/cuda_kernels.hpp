@@ -90,6 +90,11 @@ int prepare_flash_wgmma();
 int launch_quantized(const KernelParams& params, const QuantizedBuffers& buffers, void* stream);
 bool quantized_grid_fits(const sattn_attention_desc& desc);
 int prepare_quantized();
+// The tensor-core attention on the quantised operands (int8 Q K^T, f16 P V) for head dims 64/128 on 128 x 64
+// layouts; launch_quantized takes it where it applies.
+bool flash_int8_supports(const KernelParams& params);
+int launch_flash_int8(const KernelParams& params, const QuantizedBuffers& buffers, void* stream);
+int prepare_flash_int8();
 
 // Decode shapes (q_len <= kMaxDecodeRows): the key tiles of a layout row split across `splits` thread blocks whose
 // partial results (workspace) are merged by their log-sum-exp. splits == 0: the problem does not take this path.

@@ -155,6 +155,7 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     check_cuda(prepare_flash(), "raising the flash kernel's shared-memory limit");
     check_cuda(prepare_decode(), "raising the decode kernel's shared-memory limit");
     check_cuda(prepare_quantized(), "raising the integer kernel's shared-memory limit");
+    check_cuda(prepare_flash_int8(), "raising the int8 tensor-core kernel's shared-memory limit");
     // Hopper runs the wgmma kernel; SATTN_CUDA_WGMMA=0 keeps the mma.sync one (for comparisons).
     int major = 0;
     check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, plan->device),
@@ -192,7 +193,9 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
                                (d.dtype == SATTN_DTYPE_F16 && d.precision == SATTN_PRECISION_FP16)) &&
                               d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128);
     if (is_quantized(d)) {
-      plan->kernel = "cuda_quantize + cuda_integer_warp_per_row (dp4a scores, fp32 softmax and P V)";
+      plan->kernel = d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128)
+                         ? "cuda_quantize + cuda_flash_int8_mma_m16n8k32 (int8 scores, f16 P V on tensor cores)"
+                         : "cuda_quantize + cuda_integer_warp_per_row (dp4a scores, fp32 softmax and P V)";
       *state = plan.release();
       return;
     }

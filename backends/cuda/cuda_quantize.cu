@@ -176,6 +176,10 @@ int launch_quantized(const KernelParams& p, const QuantizedBuffers& q, void* str
     quantize_values_kernel<<<blocks_for(p.batch * p.kv_heads * p.head_dim_v, kThreads), kThreads, 0, s>>>(p, q);
   }
   quantize_queries_kernel<<<blocks_for(q_rows, kWarps), kThreads, 0, s>>>(p, q);
+  if (flash_int8_supports(p)) {
+    if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
+    return launch_flash_int8(p, q, stream);
+  }
   integer_attention_kernel<<<blocks_for(q_rows, kWarps), kThreads, sizeof(float) * kWarps * p.head_dim_v, s>>>(p, q);
   return cudaGetLastError();
 }
