@@ -43,7 +43,8 @@ struct QuantizedBuffers {
   float* k_scale;
   float* v_scale;    // [B, Hk, Dv]
   float* lse_shift;  // [B, Hq, Lq]
-  double* kbar;      // [B, Hk, D]
+  double* kbar;         // [B, Hk, D]
+  double* v_max_scale;  // [B, Hk, Dv]: V's scales in float64, as the quantisation divides by them
   int64_t row_bytes;
   double qmax;
   float given_q, given_k, given_v;  // params.scale_*: > 0 replaces the computed scales

@@ -133,6 +133,7 @@ void carve_quantized(const Plan& plan, WorkspaceCarver& carver, QuantizedBuffers
   q.v_scale = carver.take<float>(count(d.batch, d.num_kv_heads, d.head_dim_v, 1));
   q.lse_shift = carver.take<float>(count(d.batch, d.num_q_heads, d.q_len, 1));
   q.kbar = carver.take<double>(count(d.batch, d.num_kv_heads, d.head_dim, 1));
+  q.v_max_scale = carver.take<double>(count(d.batch, d.num_kv_heads, d.head_dim_v, 1));
   q.qmax = d.precision == SATTN_PRECISION_INT4 ? 7.0 : 127.0;
   q.given_q = d.params.scale_q, q.given_k = d.params.scale_k, q.given_v = d.params.scale_v;
   q.softmax_scale = d.scale;

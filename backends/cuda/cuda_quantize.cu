@@ -1,10 +1,11 @@
 // int8/int4 on the device (docs/patterns.md, "Precisions"): the quantisation of Q, K and V into the workspace, then
-// attention on the integers. The arithmetic that decides the integers is float64 in the order the contract (and the
-// core, src/core/quantize.cpp) uses: the mean key summed over keys in increasing order, K - kbar, x / s rounded half
-// to even. The integers then match the reference backend's exactly, except where a float64 rounding of a different
-// order would matter (max is order-free; the mean is summed in the same order).
+// attention on the integers. The arithmetic that decides the integers is float64 as in the contract (and the core,
+// src/core/quantize.cpp): the mean key, K - kbar, the scales, x / s rounded half to even. Column reductions run in
+// parallel slices combined in a fixed order (max is order-free; the mean's float64 sum differs from the core's
+// key-order sum by a rounding of the double at most), so the integers match the reference backend's.
 //
-// Attention on the integers: one warp per query row (like the generic kernel) walks the layout; each score is an
+// Attention on the integers (head dims other than 64/128; cuda_flash_int8.cu has the tensor-core kernel): one warp
+// per query row (like the generic kernel) walks the layout; each score is an
 // exact int32 dot product (__dp4a on four int8 lanes at a time) scaled by scale * s_q[i] * s_k[j]; the softmax and
 // P V are fp32 (V's integers as floats), and the per-channel V scale and the smoothing's LSE shift are applied at the
 // end. Non-finite inputs are not reported (that would need a synchronisation): they make the output NaN.
@@ -30,16 +31,62 @@ __device__ inline double slice_scale(float given, double max_abs, double qmax) {
   return max_abs > 0.0 ? max_abs / qmax : 1.0;
 }
 
-// kbar[b, hk, d] = mean over the keys, float64, summed in key order. One thread per (b, hk, channel).
+// Column reductions over the keys of (b, hk): block (32 channels, kSlices), grid (B * Hk, channels / 32). Thread
+// (c, s) reduces rows s, s + kSlices, ... of its channel; the slices are then combined in slice order, so the
+// result does not depend on scheduling. (The core sums the mean key strictly in key order; in float64 the two orders
+// differ by a rounding of the double, which moves x / s across a rounding boundary essentially never.)
+constexpr int kSlices = 32;
+
+template <bool Max>
+__device__ inline double reduce_column(const Operand& t, int32_t dtype, int64_t b, int64_t h, int64_t rows, int64_t c,
+                                       bool valid) {
+  __shared__ double partial[kSlices][33];
+  double value = 0.0;
+  if (valid) {
+    const int64_t base = row_offset(t, b, h, 0) + c * t.stride[3];
+#pragma unroll 4
+    for (int64_t j = threadIdx.y; j < rows; j += kSlices) {
+      const double x = load_element(t.data, base + j * t.stride[2], dtype);
+      value = Max ? fmax(value, fabs(x)) : value + x;
+    }
+  }
+  partial[threadIdx.y][threadIdx.x] = value;
+  __syncthreads();
+  double total = 0.0;
+  if (threadIdx.y == 0)
+    for (int slice = 0; slice < kSlices; ++slice)
+      total = Max ? fmax(total, partial[slice][threadIdx.x]) : total + partial[slice][threadIdx.x];
+  return total;  // meaningful in slice 0
+}
+
+// kbar[b, hk, d] = mean over the keys, float64.
 __global__ void mean_key_kernel(const KernelParams p, const QuantizedBuffers q) {
-  const int64_t index = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (index >= p.batch * p.kv_heads * p.head_dim) return;
-  const int64_t d = index % p.head_dim, bh = index / p.head_dim, b = bh / p.kv_heads, hk = bh % p.kv_heads;
-  double sum = 0.0;
-  const int64_t base = row_offset(p.k, b, hk, 0) + d * p.k.stride[3];
-#pragma unroll 8
-  for (int64_t j = 0; j < p.kv_len; ++j) sum += load_element(p.k.data, base + j * p.k.stride[2], p.kv_dtype);
-  q.kbar[index] = p.kv_len > 0 ? sum / static_cast<double>(p.kv_len) : 0.0;
+  const int64_t bh = blockIdx.x, d = blockIdx.y * 32 + threadIdx.x, b = bh / p.kv_heads, hk = bh % p.kv_heads;
+  const double sum = reduce_column<false>(p.k, p.kv_dtype, b, hk, p.kv_len, d, d < p.head_dim);
+  if (threadIdx.y == 0 && d < p.head_dim) q.kbar[bh * p.head_dim + d] = p.kv_len > 0 ? sum / p.kv_len : 0.0;
+}
+
+// V's per-channel max |v| (float64, kept for the quantisation) and scale.
+__global__ void value_scales_kernel(const KernelParams p, const QuantizedBuffers q) {
+  const int64_t bh = blockIdx.x, c = blockIdx.y * 32 + threadIdx.x, b = bh / p.kv_heads, hk = bh % p.kv_heads;
+  const double max_abs = reduce_column<true>(p.v, p.kv_dtype, b, hk, p.kv_len, c, c < p.head_dim_v);
+  if (threadIdx.y == 0 && c < p.head_dim_v) {
+    const double scale = slice_scale(q.given_v, max_abs, q.qmax);
+    q.v_max_scale[bh * p.head_dim_v + c] = scale;
+    q.v_scale[bh * p.head_dim_v + c] = static_cast<float>(scale);
+  }
+}
+
+// V's integers, one thread per element, with the channel's float64 scale.
+__global__ void quantize_values_kernel(const KernelParams p, const QuantizedBuffers q) {
+  const int64_t count = p.batch * p.kv_heads * p.kv_len * p.head_dim_v;
+  for (int64_t index = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; index < count;
+       index += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t c = index % p.head_dim_v, row = index / p.head_dim_v, j = row % p.kv_len, bh = row / p.kv_len;
+    const int64_t b = bh / p.kv_heads, hk = bh % p.kv_heads;
+    const float x = load_element(p.v.data, row_offset(p.v, b, hk, j) + c * p.v.stride[3], p.kv_dtype);
+    q.v[index] = quantize(x, q.v_max_scale[bh * p.head_dim_v + c], q.qmax);
+  }
 }
 
 // One warp per key row: the smoothed row's scale, then its integers.
@@ -61,22 +108,6 @@ __global__ void quantize_keys_kernel(const KernelParams p, const QuantizedBuffer
     out[d] = d < p.head_dim
                  ? quantize(load_element(p.k.data, base + d * p.k.stride[3], p.kv_dtype) - kbar[d], scale, q.qmax)
                  : int8_t{0};  // padding to a multiple of 4 for __dp4a
-}
-
-// One thread per (b, hk, channel): the channel's scale over the keys, then its integers.
-__global__ void quantize_values_kernel(const KernelParams p, const QuantizedBuffers q) {
-  const int64_t index = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (index >= p.batch * p.kv_heads * p.head_dim_v) return;
-  const int64_t c = index % p.head_dim_v, bh = index / p.head_dim_v, b = bh / p.kv_heads, hk = bh % p.kv_heads;
-  const int64_t base = row_offset(p.v, b, hk, 0) + c * p.v.stride[3];
-  double max_abs = 0.0;
-  for (int64_t j = 0; j < p.kv_len; ++j)
-    max_abs = fmax(max_abs, fabs(static_cast<double>(load_element(p.v.data, base + j * p.v.stride[2], p.kv_dtype))));
-  const double scale = slice_scale(q.given_v, max_abs, q.qmax);
-  q.v_scale[index] = static_cast<float>(scale);
-  int8_t* out = q.v + bh * p.kv_len * p.head_dim_v + c;
-  for (int64_t j = 0; j < p.kv_len; ++j)
-    out[j * p.head_dim_v] = quantize(load_element(p.v.data, base + j * p.v.stride[2], p.kv_dtype), scale, q.qmax);
 }
 
 // One warp per query row: its scale, its integers and the LSE shift scale * q . kbar (summed in channel order).
@@ -170,10 +201,15 @@ int launch_quantized(const KernelParams& p, const QuantizedBuffers& q, void* str
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   const int64_t q_rows = p.batch * p.q_heads * p.q_len, k_rows = p.batch * p.kv_heads * p.kv_len;
   if (q_rows == 0) return cudaSuccess;
-  mean_key_kernel<<<blocks_for(p.batch * p.kv_heads * p.head_dim, kThreads), kThreads, 0, s>>>(p, q);
+  const dim3 slices(32, kSlices);
+  const unsigned heads = static_cast<unsigned>(p.batch * p.kv_heads);
+  mean_key_kernel<<<dim3(heads, static_cast<unsigned>((p.head_dim + 31) / 32)), slices, 0, s>>>(p, q);
   if (k_rows > 0) {
     quantize_keys_kernel<<<blocks_for(k_rows, kWarps), kThreads, 0, s>>>(p, q);
-    quantize_values_kernel<<<blocks_for(p.batch * p.kv_heads * p.head_dim_v, kThreads), kThreads, 0, s>>>(p, q);
+    value_scales_kernel<<<dim3(heads, static_cast<unsigned>((p.head_dim_v + 31) / 32)), slices, 0, s>>>(p, q);
+    const int64_t values = k_rows * p.head_dim_v;
+    quantize_values_kernel<<<static_cast<unsigned>(std::min<int64_t>(blocks_for(values, kThreads), 65535 * 16)),
+                             kThreads, 0, s>>>(p, q);
   }
   quantize_queries_kernel<<<blocks_for(q_rows, kWarps), kThreads, 0, s>>>(p, q);
   if (flash_int8_supports(p)) {
