@@ -36,10 +36,28 @@ class BlockTopkRule final : public PatternRule {
         q_blocks_(ceil_div(g.q_len, block_)),
         k_blocks_(ceil_div(g.kv_len, block_)) {
     const sattn_pattern_params& p = in.problem.desc->params;
-    kept_.resize(static_cast<size_t>(g.batch * g.kv_heads * q_blocks_));
-    parallel_for(g.batch * g.kv_heads, in.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t bh = begin; bh < end; ++bh) select_head(in, p, bh / g.kv_heads, bh % g.kv_heads);
+    const int64_t heads = g.batch * g.kv_heads, D = in.problem.desc->head_dim;
+    kept_.resize(static_cast<size_t>(heads * q_blocks_));
+    // The key means of every head first, then the query blocks of all heads in parallel: with few (batch, kv head)
+    // pairs (B1 Hk2 is common), one task per head would leave most cores idle.
+    block_means_.resize(static_cast<size_t>(heads));
+    comp_means_.resize(static_cast<size_t>(heads));
+    parallel_for(heads, in.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t bh = begin; bh < end; ++bh) {
+        const float* keys = &in.k[static_cast<size_t>(bh * g.kv_len * D)];
+        block_means_[static_cast<size_t>(bh)] = pooled_means(keys, g.kv_len, D, block_);
+        if (p.comp_block_size > 0)
+          comp_means_[static_cast<size_t>(bh)] = pooled_means(keys, g.kv_len, D, p.comp_block_size);
+      }
     });
+    parallel_for(heads * q_blocks_, in.problem.num_threads, 4, [&](int64_t begin, int64_t end) {
+      std::vector<float> qbar(static_cast<size_t>(D)), scores(static_cast<size_t>(k_blocks_));
+      std::vector<int64_t> order;
+      for (int64_t task = begin; task < end; ++task)
+        select_block(in, p, task / q_blocks_, task % q_blocks_, qbar, scores, order);
+    });
+    block_means_.clear();
+    comp_means_.clear();
   }
 
   int64_t batches() const override { return g_.batch; }
@@ -71,42 +89,37 @@ class BlockTopkRule final : public PatternRule {
     return kept_[static_cast<size_t>((b * g_.kv_heads + hk) * q_blocks_ + qb)];
   }
 
-  void select_head(const SelectionInputs& in, const sattn_pattern_params& p, int64_t b, int64_t hk) {
+  // The kept key blocks of query block qb of head bh = b * Hk + hk (scores as the core defines them, ascending).
+  void select_block(const SelectionInputs& in, const sattn_pattern_params& p, int64_t bh, int64_t qb,
+                    std::vector<float>& qbar, std::vector<float>& scores, std::vector<int64_t>& order) {
     const int64_t D = in.problem.desc->head_dim, b_size = block_, Lk = g_.kv_len;
-    const float* keys = &in.k[static_cast<size_t>((b * g_.kv_heads + hk) * Lk * D)];
-    const int64_t comp = p.comp_block_size;
-    const std::vector<float> block_means = pooled_means(keys, Lk, D, b_size);
-    const std::vector<float> comp_means = comp > 0 ? pooled_means(keys, Lk, D, comp) : std::vector<float>{};
+    const int64_t b = bh / g_.kv_heads, hk = bh % g_.kv_heads, comp = p.comp_block_size;
+    const std::vector<float>& block_means = block_means_[static_cast<size_t>(bh)];
+    const std::vector<float>& comp_means = comp_means_[static_cast<size_t>(bh)];
     const int64_t global_blocks = std::min(ceil_div(p.global_tokens, b_size), k_blocks_);
-
-    std::vector<float> qbar(static_cast<size_t>(D)), scores(static_cast<size_t>(k_blocks_));
-    std::vector<int64_t> order;
-    for (int64_t qb = 0; qb < q_blocks_; ++qb) {
-      auto& kept = kept_[static_cast<size_t>((b * g_.kv_heads + hk) * q_blocks_ + qb)];
-      const int64_t i0 = qb * b_size, i1 = std::min(g_.q_len, i0 + b_size);
-      const int64_t p_first = g_.position(i0), p_last = g_.position(i1 - 1);
-      if (GlobalTokens{p.global_tokens}.query(p_first)) {  // global query rows keep every block
-        for (int64_t kb = 0; kb < k_blocks_; ++kb) kept.push_back(static_cast<int32_t>(kb));
-        continue;
-      }
-      int64_t candidates = k_blocks_;
-      if (g_.causal) candidates = p_last < 0 ? 0 : std::min(k_blocks_, p_last / b_size + 1);
-      if (candidates > 0) {
-        query_block_mean(in, b, hk, i0, i1, qbar);
-        for (int64_t kb = 0; kb < candidates; ++kb)
-          scores[static_cast<size_t>(kb)] = comp > 0
-                                                ? compressed_score(qbar, comp_means, kb, comp, D)
-                                                : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kb * D)], D);
-        const int64_t n = std::min(candidates, blocks_to_keep(p, candidates));
-        order.resize(static_cast<size_t>(candidates));
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + n, order.end(), ScoreOrder{scores.data()});
-        for (int64_t r = 0; r < n; ++r) kept.push_back(static_cast<int32_t>(order[static_cast<size_t>(r)]));
-      }
-      if (p_last >= 0 && p_last < Lk) kept.push_back(static_cast<int32_t>(p_last / b_size));
-      for (int64_t kb = 0; kb < global_blocks; ++kb) kept.push_back(static_cast<int32_t>(kb));
-      sort_unique(kept);
+    auto& kept = kept_[static_cast<size_t>(bh * q_blocks_ + qb)];
+    const int64_t i0 = qb * b_size, i1 = std::min(g_.q_len, i0 + b_size);
+    const int64_t p_first = g_.position(i0), p_last = g_.position(i1 - 1);
+    if (GlobalTokens{p.global_tokens}.query(p_first)) {  // global query rows keep every block
+      for (int64_t kb = 0; kb < k_blocks_; ++kb) kept.push_back(static_cast<int32_t>(kb));
+      return;
     }
+    int64_t candidates = k_blocks_;
+    if (g_.causal) candidates = p_last < 0 ? 0 : std::min(k_blocks_, p_last / b_size + 1);
+    if (candidates > 0) {
+      query_block_mean(in, b, hk, i0, i1, qbar);
+      for (int64_t kb = 0; kb < candidates; ++kb)
+        scores[static_cast<size_t>(kb)] = comp > 0 ? compressed_score(qbar, comp_means, kb, comp, D)
+                                                   : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kb * D)], D);
+      const int64_t n = std::min(candidates, blocks_to_keep(p, candidates));
+      order.resize(static_cast<size_t>(candidates));
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + n, order.end(), ScoreOrder{scores.data()});
+      for (int64_t r = 0; r < n; ++r) kept.push_back(static_cast<int32_t>(order[static_cast<size_t>(r)]));
+    }
+    if (p_last >= 0 && p_last < Lk) kept.push_back(static_cast<int32_t>(p_last / b_size));
+    for (int64_t kb = 0; kb < global_blocks; ++kb) kept.push_back(static_cast<int32_t>(kb));
+    sort_unique(kept);
   }
 
   // n = topk_blocks, or max(1, ceil(r * candidates)); the 1e-6 keeps 0.3f * 10 (3.0000001) at 3 blocks.
@@ -145,6 +158,8 @@ class BlockTopkRule final : public PatternRule {
   Geometry g_;
   int64_t block_, q_blocks_, k_blocks_;     // the pattern's block size b and block counts (not the layout's tiles)
   std::vector<std::vector<int32_t>> kept_;  // per (batch, kv head, query block): kept key blocks, ascending
+  // Per (batch, kv head), while selecting: means of the key blocks and of the compression blocks.
+  std::vector<std::vector<float>> block_means_, comp_means_;
 };
 
 }  // namespace
