@@ -99,4 +99,59 @@ __device__ inline int64_t count_tiles(const sattn_layout_view& layout, int64_t r
   return tiles;
 }
 
+// Keep bits of the 32 scores a thread holds of one 16-row mma tile against a 64-key tile: bit n * 4 + e for fragment
+// element e of the 8-key column n, whose row is row0 (e < 2) or row1 (e >= 2), of query head head0 or head1 (the decode
+// split packs several heads into a tile), and whose key is 8 n + 2 quad + (e & 1). By the span's kind: all ones for a
+// whole tile inside the sequence; for causal and plain-band tiles one interval per row plus the global keys (two
+// comparisons per score); otherwise the layout's predicate per score, in a loop that is not unrolled (one copy of its
+// code, few registers).
+__device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCursor& cursor, int64_t b, int64_t row0,
+                                          int64_t row1, int64_t head0, int64_t head1, int quad) {
+  constexpr int kKeys = static_cast<int>(kTileK);
+  const sattn_tile_span& span = cursor.current();
+  const sattn_element_rule& rule = *p.layout.rule;
+  const int32_t kind = span.kind;
+  const int64_t k0 = cursor.tile * kKeys;
+  if (kind == SATTN_TILE_CAUSAL || (kind == SATTN_TILE_RULE && rule.kind == SATTN_RULE_BAND && rule.dilation == 1)) {
+    uint32_t bits = 0;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t position = (h == 0 ? row0 : row1) + rule.q_offset;
+      const bool causal = kind == SATTN_TILE_CAUSAL || rule.causal;
+      const int64_t last = causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
+      int64_t lo = 0, hi = last, global_end = 0;
+      if (kind == SATTN_TILE_RULE) {
+        global_end = min(rule.global_tokens, last + 1);
+        if (rule.global_tokens == 0 || position >= rule.global_tokens)
+          lo = position + rule.band_lo, hi = min(position + rule.band_hi, last);
+      }
+      const int lo_c = static_cast<int>(min(max(lo - k0, int64_t{0}), int64_t{kKeys}));
+      const int hi_c = static_cast<int>(max(min(hi - k0, int64_t{kKeys - 1}), int64_t{-1}));
+      const int global_c = static_cast<int>(min(max(global_end - k0, int64_t{0}), int64_t{kKeys}));
+#pragma unroll
+      for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+        for (int e = 2 * h; e < 2 * h + 2; ++e) {
+          const int c = n * 8 + 2 * quad + (e & 1);
+          bits |= static_cast<uint32_t>(c < global_c || (c >= lo_c && c <= hi_c)) << (n * 4 + e);
+        }
+    }
+    return bits;
+  }
+  if (kind == SATTN_TILE_FULL && k0 + kKeys <= p.kv_len) return ~0u;
+  uint32_t bits = 0;  // other rules, bits, backend kinds, and FULL tiles cut by the end of the keys
+#pragma unroll 1
+  for (int index = 0; index < 32; ++index) {
+    const int n = index / 4, e = index % 4, h = e / 2;
+    const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
+    bool keep = j < p.kv_len;
+    const int64_t row = h == 0 ? row0 : row1;
+    if (keep)
+      keep = kind == SATTN_TILE_CAUSAL ? j <= row + rule.q_offset
+                                       : tile_keeps(p, span, cursor.tile, b, h == 0 ? head0 : head1, row, j);
+    bits |= static_cast<uint32_t>(keep) << index;
+  }
+  return bits;
+}
+
 }  // namespace sattn_cuda

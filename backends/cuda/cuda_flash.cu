@@ -101,9 +101,6 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p, c
   }
   copy_commit();
 
-  const sattn_element_rule& rule = *p.layout.rule;  // read where a partial tile needs it: registers are scarce
-  // The sliding window's band without dilation or ring: its mask needs no division.
-  const bool plain_band = rule.kind == SATTN_RULE_BAND && rule.dilation == 1;
   float o[kWarpTiles][D / 8][4] = {};
   // Rows group and group + 8 of each of the warp's tiles, log2 units.
   float m[kWarpTiles][2], l[kWarpTiles][2];
@@ -147,57 +144,13 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p, c
       }
     }
 
-    const sattn_tile_span& span = cursor.current();
-    const int32_t kind = span.kind;
-    const int64_t k0 = cursor.tile * kKeys;
-    uint64_t keep_bits = ~uint64_t{0};
-    if (kind == SATTN_TILE_CAUSAL || (kind == SATTN_TILE_RULE && plain_band)) {
-      // Each row keeps the global keys [0, global_end) and one interval [lo, hi]: two comparisons per score.
-      keep_bits = 0;
+    uint64_t keep_bits = 0;
 #pragma unroll
-      for (int mt = 0; mt < kWarpTiles; ++mt)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-          const int64_t position = query_of(warp * 32 + mt * 16 + group + 8 * h) + rule.q_offset;
-          const bool causal = kind == SATTN_TILE_CAUSAL || rule.causal;
-          const int64_t last = causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
-          int64_t lo = 0, hi = last, global_end = 0;
-          if (kind == SATTN_TILE_RULE) {
-            global_end = min(rule.global_tokens, last + 1);
-            if (rule.global_tokens == 0 || position >= rule.global_tokens)
-              lo = position + rule.band_lo, hi = min(position + rule.band_hi, last);
-          }
-          const int lo_c = static_cast<int>(min(max(lo - k0, int64_t{0}), int64_t{kKeys}));
-          const int hi_c = static_cast<int>(max(min(hi - k0, int64_t{kKeys - 1}), int64_t{-1}));
-          const int global_c = static_cast<int>(min(max(global_end - k0, int64_t{0}), int64_t{kKeys}));
-#pragma unroll
-          for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-            for (int e = 2 * h; e < 2 * h + 2; ++e) {
-              const int c = n * 8 + 2 * quad + (e & 1);
-              const bool keep = c < global_c || (c >= lo_c && c <= hi_c);
-              keep_bits |= static_cast<uint64_t>(keep) << ((mt * (kKeys / 8) + n) * 4 + e);
-            }
-        }
-    } else if (kind != SATTN_TILE_FULL || k0 + kKeys > p.kv_len) {
-      // Other rules, bits and FULL tiles cut by the end of the keys: the layout's predicate per score, in a loop
-      // that is not unrolled (one copy of its code, few registers); the unrolled loop below applies the bits.
-      static_assert(kWarpTiles * kKeys / 2 <= 64, "one bit per score held by a lane");
-      keep_bits = 0;
-#pragma unroll 1
-      for (int index = 0; index < kWarpTiles * kKeys / 2; ++index) {
-        const int mt = index / (kKeys / 2), n = index / 4 % (kKeys / 8), e = index % 4;
-        const int r = warp * 32 + mt * 16 + group + (e >= 2 ? 8 : 0);
-        const int64_t i = query_of(r);
-        const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
-        bool keep = j < p.kv_len;
-        if (keep && kind == SATTN_TILE_CAUSAL) {
-          keep = j <= i + rule.q_offset;
-        } else if (keep) {
-          keep = tile_keeps(p, span, cursor.tile, b, head_of(r), i, j);
-        }
-        keep_bits |= static_cast<uint64_t>(keep) << index;
-      }
+    for (int mt = 0; mt < kWarpTiles; ++mt) {
+      const int r = warp * 32 + mt * 16 + group;
+      keep_bits |= static_cast<uint64_t>(
+                       tile_keep_bits(p, cursor, b, query_of(r), query_of(r + 8), head_of(r), head_of(r + 8), quad))
+                   << (32 * mt);
     }
     if (keep_bits != ~uint64_t{0}) {  // whole tiles (most of them) skip this
 #pragma unroll

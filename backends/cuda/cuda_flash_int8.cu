@@ -76,7 +76,6 @@ __global__ void __launch_bounds__(kThreads) flash_int8_kernel(const KernelParams
   }
   copy_commit();
 
-  const sattn_element_rule& rule = *p.layout.rule;
   const int64_t first_row = q0 + warp * 16 + group;  // this thread's rows: first_row and first_row + 8
   // scale * s_q[i] in log2 units for the two rows (0 past the end: those rows are never written).
   float row_scale[2];
@@ -127,8 +126,6 @@ __global__ void __launch_bounds__(kThreads) flash_int8_kernel(const KernelParams
       }
     }
 
-    const sattn_tile_span& span = cursor.current();
-    const int32_t kind = span.kind;
     const int64_t k0 = cursor.tile * kKeys;
     float s[kKeys / 8][4];
 #pragma unroll
@@ -139,20 +136,8 @@ __global__ void __launch_bounds__(kThreads) flash_int8_kernel(const KernelParams
         const float key_scale = j < p.kv_len ? __ldg(qb.k_scale + kv_row0 + j) : 0.0f;
         s[n][e] = static_cast<float>(dots[n][e]) * (row_scale[e / 2] * key_scale);
       }
-    if (kind != SATTN_TILE_FULL || k0 + kKeys > p.kv_len) {
-      // The layout's predicate per score in a loop that is not unrolled (one copy of its code), into bits that the
-      // unrolled loop applies (registers cannot be indexed at run time).
-      uint32_t keep_bits = 0;
-#pragma unroll 1
-      for (int index = 0; index < kKeys / 2; ++index) {
-        const int n = index / 4, e = index % 4;
-        const int64_t i = first_row + (e >= 2 ? 8 : 0);
-        const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
-        bool keep = j < p.kv_len;
-        if (keep)
-          keep = kind == SATTN_TILE_CAUSAL ? j <= i + rule.q_offset : tile_keeps(p, span, cursor.tile, b, hq, i, j);
-        keep_bits |= static_cast<uint32_t>(keep) << index;
-      }
+    const uint32_t keep_bits = tile_keep_bits(p, cursor, b, first_row, first_row + 8, hq, hq, quad);
+    if (keep_bits != ~0u) {
 #pragma unroll
       for (int n = 0; n < kKeys / 8; ++n)
 #pragma unroll

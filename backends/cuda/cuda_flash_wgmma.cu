@@ -59,54 +59,6 @@ __device__ inline void load_swizzled(unsigned char* tile, const uint16_t* head, 
 }
 
 #if SATTN_CUDA_WGMMA
-// Keep bits of a tile's 32 scores per thread (bit n * 4 + e keeps s[n * 4 + e]): all ones for whole tiles.
-__device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCursor& cursor, int64_t b, int64_t hq,
-                                          int64_t first_row, int quad) {
-  const sattn_tile_span& span = cursor.current();
-  const sattn_element_rule& rule = *p.layout.rule;
-  const int32_t kind = span.kind;
-  const int64_t k0 = cursor.tile * kKeys;
-  if (kind == SATTN_TILE_CAUSAL || (kind == SATTN_TILE_RULE && rule.kind == SATTN_RULE_BAND && rule.dilation == 1)) {
-    // Each row keeps the global keys [0, global_end) and one interval [lo, hi]: two comparisons per score.
-    uint32_t bits = 0;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int64_t position = first_row + 8 * h + rule.q_offset;
-      const bool causal = kind == SATTN_TILE_CAUSAL || rule.causal;
-      const int64_t last = causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
-      int64_t lo = 0, hi = last, global_end = 0;
-      if (kind == SATTN_TILE_RULE) {
-        global_end = min(rule.global_tokens, last + 1);
-        if (rule.global_tokens == 0 || position >= rule.global_tokens)
-          lo = position + rule.band_lo, hi = min(position + rule.band_hi, last);
-      }
-      const int lo_c = static_cast<int>(min(max(lo - k0, int64_t{0}), int64_t{kKeys}));
-      const int hi_c = static_cast<int>(max(min(hi - k0, int64_t{kKeys - 1}), int64_t{-1}));
-      const int global_c = static_cast<int>(min(max(global_end - k0, int64_t{0}), int64_t{kKeys}));
-#pragma unroll
-      for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-        for (int e = 2 * h; e < 2 * h + 2; ++e) {
-          const int c = n * 8 + 2 * quad + (e & 1);
-          bits |= static_cast<uint32_t>(c < global_c || (c >= lo_c && c <= hi_c)) << (n * 4 + e);
-        }
-    }
-    return bits;
-  }
-  if (kind == SATTN_TILE_FULL && k0 + kKeys <= p.kv_len) return ~0u;
-  uint32_t bits = 0;  // other rules, bits, backend kinds, and FULL tiles cut by the end of the keys
-#pragma unroll 1
-  for (int index = 0; index < 32; ++index) {
-    const int n = index / 4, e = index % 4;
-    const int64_t i = first_row + (e >= 2 ? 8 : 0);
-    const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
-    bool keep = j < p.kv_len;
-    if (keep) keep = kind == SATTN_TILE_CAUSAL ? j <= i + rule.q_offset : tile_keeps(p, span, cursor.tile, b, hq, i, j);
-    bits |= static_cast<uint32_t>(keep) << index;
-  }
-  return bits;
-}
-
 // S = Q K^T for the warpgroup's 64 rows and a tile's 64 keys, issued (not waited for): D / 16 steps of 16 head dims.
 template <int D, bool Bf16>
 __device__ inline void issue_scores(float (&s)[32], uint32_t q_address, uint32_t k_address) {
@@ -237,8 +189,8 @@ __global__ void __launch_bounds__(kThreads) flash_wgmma_kernel(const KernelParam
     issue_scores<D, Bf16>(s, q_address, shared_address(k_tiles));
     wgmma_wait<0>();
     wgmma_fence_operands(s);
-    softmax_tile<Bf16>(s, tile_keep_bits(p, current, b, hq, first_row, quad), p.scale_log2, m, l, correction,
-                       probabilities);
+    softmax_tile<Bf16>(s, tile_keep_bits(p, current, b, first_row, first_row + 8, hq, hq, quad), p.scale_log2, m, l,
+                       correction, probabilities);
   }
   // Steps with a next tile: no branch around the MMAs, so that ptxas keeps them asynchronous.
   int step = 0;
@@ -256,8 +208,8 @@ __global__ void __launch_bounds__(kThreads) flash_wgmma_kernel(const KernelParam
     uint32_t next_probabilities[4][4];
     wgmma_wait<1>();  // S of tile j + 1 is done; P V of tile j may still run
     wgmma_fence_operands(s);
-    softmax_tile<Bf16>(s, tile_keep_bits(p, next, b, hq, first_row, quad), p.scale_log2, m, l, correction,
-                       next_probabilities);
+    softmax_tile<Bf16>(s, tile_keep_bits(p, next, b, first_row, first_row + 8, hq, hq, quad), p.scale_log2, m, l,
+                       correction, next_probabilities);
     wgmma_wait<0>();
     wgmma_fence_operands(o);
     // P V read `probabilities` until here: keeping them live stops the register allocator from giving their
