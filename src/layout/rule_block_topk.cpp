@@ -13,18 +13,29 @@
 namespace sattn {
 namespace {
 
-// Means of consecutive groups of `size` rows of a [rows, D] matrix (the last group may be short).
-std::vector<float> pooled_means(const float* rows, int64_t count, int64_t dim, int64_t size) {
+// Mean of rows [first, last) of a [rows, D] matrix into mean[0, D): summed in row order in fp32, then divided by the
+// count as fp32, the order the selection is defined with.
+void pooled_mean(const float* rows, int64_t first, int64_t last, int64_t dim, float* mean) {
+  std::fill(mean, mean + dim, 0.0f);
+  for (int64_t r = first; r < last; ++r)
+    for (int64_t d = 0; d < dim; ++d) mean[d] += rows[r * dim + d];
+  const float n = static_cast<float>(last - first);
+  for (int64_t d = 0; d < dim; ++d) mean[d] /= n;
+}
+
+// Means of consecutive groups of `size` keys (the last group may be short) for every (batch, kv head), laid out
+// [heads, groups, D]; parallel over (head, group) so that few heads still use every core.
+std::vector<float> pooled_key_means(const float* keys, int64_t heads, int64_t count, int64_t dim, int64_t size,
+                                    int32_t num_threads) {
   const int64_t groups = ceil_div(count, size);
-  std::vector<float> means(static_cast<size_t>(groups * dim), 0.0f);
-  for (int64_t g = 0; g < groups; ++g) {
-    float* mean = &means[static_cast<size_t>(g * dim)];
-    const int64_t first = g * size, last = std::min(count, first + size);
-    for (int64_t r = first; r < last; ++r)
-      for (int64_t d = 0; d < dim; ++d) mean[d] += rows[r * dim + d];
-    const float n = static_cast<float>(last - first);
-    for (int64_t d = 0; d < dim; ++d) mean[d] /= n;
-  }
+  std::vector<float> means(static_cast<size_t>(heads * groups * dim));
+  parallel_for(heads * groups, num_threads, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t hg = begin; hg < end; ++hg) {
+      const int64_t h = hg / groups, g = hg % groups;
+      const int64_t first = g * size, last = std::min(count, first + size);
+      pooled_mean(&keys[static_cast<size_t>(h * count * dim)], first, last, dim, &means[static_cast<size_t>(hg * dim)]);
+    }
+  });
   return means;
 }
 
@@ -36,9 +47,21 @@ class BlockTopkRule final : public PatternRule {
         q_blocks_(ceil_div(g.q_len, block_)),
         k_blocks_(ceil_div(g.kv_len, block_)) {
     const sattn_pattern_params& p = in.problem.desc->params;
-    kept_.resize(static_cast<size_t>(g.batch * g.kv_heads * q_blocks_));
-    parallel_for(g.batch * g.kv_heads, in.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t bh = begin; bh < end; ++bh) select_head(in, p, bh / g.kv_heads, bh % g.kv_heads);
+    const int64_t heads = g.batch * g.kv_heads, D = in.problem.desc->head_dim;
+    kept_.resize(static_cast<size_t>(heads * q_blocks_));
+    block_means_ = pooled_key_means(in.k.data(), heads, g.kv_len, D, block_, in.problem.num_threads);
+    if (p.comp_block_size > 0) {
+      comp_blocks_ = ceil_div(g.kv_len, static_cast<int64_t>(p.comp_block_size));
+      comp_means_ = pooled_key_means(in.k.data(), heads, g.kv_len, D, p.comp_block_size, in.problem.num_threads);
+    }
+    // Every (batch, kv head, query block) selects on its own: parallel over all of them, not only over heads (B1 Hk2
+    // would use two cores).
+    parallel_for(heads * q_blocks_, in.problem.num_threads, 4, [&](int64_t begin, int64_t end) {
+      SelectionScratch scratch(D, k_blocks_);
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t bh = task / q_blocks_;
+        select_block(in, p, bh / g.kv_heads, bh % g.kv_heads, task % q_blocks_, scratch);
+      }
     });
   }
 
@@ -71,42 +94,47 @@ class BlockTopkRule final : public PatternRule {
     return kept_[static_cast<size_t>((b * g_.kv_heads + hk) * q_blocks_ + qb)];
   }
 
-  void select_head(const SelectionInputs& in, const sattn_pattern_params& p, int64_t b, int64_t hk) {
-    const int64_t D = in.problem.desc->head_dim, b_size = block_, Lk = g_.kv_len;
-    const float* keys = &in.k[static_cast<size_t>((b * g_.kv_heads + hk) * Lk * D)];
-    const int64_t comp = p.comp_block_size;
-    const std::vector<float> block_means = pooled_means(keys, Lk, D, b_size);
-    const std::vector<float> comp_means = comp > 0 ? pooled_means(keys, Lk, D, comp) : std::vector<float>{};
-    const int64_t global_blocks = std::min(ceil_div(p.global_tokens, b_size), k_blocks_);
-
-    std::vector<float> qbar(static_cast<size_t>(D)), scores(static_cast<size_t>(k_blocks_));
+  struct SelectionScratch {
+    SelectionScratch(int64_t dim, int64_t k_blocks)
+        : qbar(static_cast<size_t>(dim)), scores(static_cast<size_t>(k_blocks)) {}
+    std::vector<float> qbar, scores;
     std::vector<int64_t> order;
-    for (int64_t qb = 0; qb < q_blocks_; ++qb) {
-      auto& kept = kept_[static_cast<size_t>((b * g_.kv_heads + hk) * q_blocks_ + qb)];
-      const int64_t i0 = qb * b_size, i1 = std::min(g_.q_len, i0 + b_size);
-      const int64_t p_first = g_.position(i0), p_last = g_.position(i1 - 1);
-      if (GlobalTokens{p.global_tokens}.query(p_first)) {  // global query rows keep every block
-        for (int64_t kb = 0; kb < k_blocks_; ++kb) kept.push_back(static_cast<int32_t>(kb));
-        continue;
-      }
-      int64_t candidates = k_blocks_;
-      if (g_.causal) candidates = p_last < 0 ? 0 : std::min(k_blocks_, p_last / b_size + 1);
-      if (candidates > 0) {
-        query_block_mean(in, b, hk, i0, i1, qbar);
-        for (int64_t kb = 0; kb < candidates; ++kb)
-          scores[static_cast<size_t>(kb)] = comp > 0
-                                                ? compressed_score(qbar, comp_means, kb, comp, D)
-                                                : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kb * D)], D);
-        const int64_t n = std::min(candidates, blocks_to_keep(p, candidates));
-        order.resize(static_cast<size_t>(candidates));
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + n, order.end(), ScoreOrder{scores.data()});
-        for (int64_t r = 0; r < n; ++r) kept.push_back(static_cast<int32_t>(order[static_cast<size_t>(r)]));
-      }
-      if (p_last >= 0 && p_last < Lk) kept.push_back(static_cast<int32_t>(p_last / b_size));
-      for (int64_t kb = 0; kb < global_blocks; ++kb) kept.push_back(static_cast<int32_t>(kb));
-      sort_unique(kept);
+  };
+
+  void select_block(const SelectionInputs& in, const sattn_pattern_params& p, int64_t b, int64_t hk, int64_t qb,
+                    SelectionScratch& scratch) {
+    const int64_t D = in.problem.desc->head_dim, b_size = block_, Lk = g_.kv_len, head = b * g_.kv_heads + hk;
+    const int64_t comp = p.comp_block_size;
+    const float* block_means = &block_means_[static_cast<size_t>(head * k_blocks_ * D)];
+    const float* comp_means = comp > 0 ? &comp_means_[static_cast<size_t>(head * comp_blocks_ * D)] : nullptr;
+    const int64_t global_blocks = std::min(ceil_div(p.global_tokens, b_size), k_blocks_);
+    std::vector<float>& qbar = scratch.qbar;
+    std::vector<float>& scores = scratch.scores;
+    std::vector<int64_t>& order = scratch.order;
+
+    auto& kept = kept_[static_cast<size_t>(head * q_blocks_ + qb)];
+    const int64_t i0 = qb * b_size, i1 = std::min(g_.q_len, i0 + b_size);
+    const int64_t p_first = g_.position(i0), p_last = g_.position(i1 - 1);
+    if (GlobalTokens{p.global_tokens}.query(p_first)) {  // global query rows keep every block
+      for (int64_t kb = 0; kb < k_blocks_; ++kb) kept.push_back(static_cast<int32_t>(kb));
+      return;
     }
+    int64_t candidates = k_blocks_;
+    if (g_.causal) candidates = p_last < 0 ? 0 : std::min(k_blocks_, p_last / b_size + 1);
+    if (candidates > 0) {
+      query_block_mean(in, b, hk, i0, i1, qbar);
+      for (int64_t kb = 0; kb < candidates; ++kb)
+        scores[static_cast<size_t>(kb)] =
+            comp > 0 ? compressed_score(qbar, comp_means, kb, comp, D) : dot_f32(qbar.data(), &block_means[kb * D], D);
+      const int64_t n = std::min(candidates, blocks_to_keep(p, candidates));
+      order.resize(static_cast<size_t>(candidates));
+      std::iota(order.begin(), order.end(), 0);
+      std::partial_sort(order.begin(), order.begin() + n, order.end(), ScoreOrder{scores.data()});
+      for (int64_t r = 0; r < n; ++r) kept.push_back(static_cast<int32_t>(order[static_cast<size_t>(r)]));
+    }
+    if (p_last >= 0 && p_last < Lk) kept.push_back(static_cast<int32_t>(p_last / b_size));
+    for (int64_t kb = 0; kb < global_blocks; ++kb) kept.push_back(static_cast<int32_t>(kb));
+    sort_unique(kept);
   }
 
   // n = topk_blocks, or max(1, ceil(r * candidates)); the 1e-6 keeps 0.3f * 10 (3.0000001) at 3 blocks.
@@ -131,20 +159,22 @@ class BlockTopkRule final : public PatternRule {
   }
 
   // Max of qbar . kc over the compression blocks overlapping key block kt.
-  float compressed_score(const std::vector<float>& qbar, const std::vector<float>& comp_means, int64_t kb, int64_t comp,
+  float compressed_score(const std::vector<float>& qbar, const float* comp_means, int64_t kb, int64_t comp,
                          int64_t D) const {
     const int64_t first = kb * block_ / comp, last = (std::min(g_.kv_len, (kb + 1) * block_) - 1) / comp;
     float best = -__builtin_inff();
     for (int64_t cb = first; cb <= last; ++cb) {
-      const float s = ScoreOrder::rank(dot_f32(qbar.data(), &comp_means[static_cast<size_t>(cb * D)], D));
+      const float s = ScoreOrder::rank(dot_f32(qbar.data(), &comp_means[cb * D], D));
       best = std::max(best, s);
     }
     return best;
   }
 
   Geometry g_;
-  int64_t block_, q_blocks_, k_blocks_;     // the pattern's block size b and block counts (not the layout's tiles)
-  std::vector<std::vector<int32_t>> kept_;  // per (batch, kv head, query block): kept key blocks, ascending
+  int64_t block_, q_blocks_, k_blocks_;          // the pattern's block size b and block counts (not the layout's tiles)
+  std::vector<std::vector<int32_t>> kept_;       // per (batch, kv head, query block): kept key blocks, ascending
+  std::vector<float> block_means_, comp_means_;  // per (batch, kv head): mean key of each block / compression block
+  int64_t comp_blocks_ = 0;                      // compression blocks per (batch, kv head)
 };
 
 }  // namespace
