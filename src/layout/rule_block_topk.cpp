@@ -8,32 +8,38 @@
 
 #include "core/checked_math.hpp"
 #include "core/parallel.hpp"
+#include "core/tensor_io.hpp"
 #include "layout/rules.hpp"
 
 namespace sattn {
 namespace {
 
-// Mean of rows [first, last) of a [rows, D] matrix into mean[0, D): summed in row order in fp32, then divided by the
-// count as fp32, the order the selection is defined with.
-void pooled_mean(const float* rows, int64_t first, int64_t last, int64_t dim, float* mean) {
+// Mean of keys [first, last) of (batch b, kv head h) into mean[0, D), read straight from the tensor (no fp32 copy of
+// K): summed in row order in fp32, then divided by the count as fp32, the order the selection is defined with.
+void pooled_mean(const sattn_tensor& keys, int64_t b, int64_t h, int64_t first, int64_t last, float* row, float* mean) {
+  const int64_t dim = keys.shape[3];
   std::fill(mean, mean + dim, 0.0f);
-  for (int64_t r = first; r < last; ++r)
-    for (int64_t d = 0; d < dim; ++d) mean[d] += rows[r * dim + d];
+  for (int64_t r = first; r < last; ++r) {
+    load_row_f32(keys, b, h, r, row);
+    for (int64_t d = 0; d < dim; ++d) mean[d] += row[d];
+  }
   const float n = static_cast<float>(last - first);
   for (int64_t d = 0; d < dim; ++d) mean[d] /= n;
 }
 
 // Means of consecutive groups of `size` keys (the last group may be short) for every (batch, kv head), laid out
-// [heads, groups, D]; parallel over (head, group) so that few heads still use every core.
-std::vector<float> pooled_key_means(const float* keys, int64_t heads, int64_t count, int64_t dim, int64_t size,
-                                    int32_t num_threads) {
+// [batch * kv heads, groups, D]; parallel over (head, group) so that few heads still use every core.
+std::vector<float> pooled_key_means(const sattn_tensor& keys, int64_t size, int32_t num_threads) {
+  const int64_t heads = keys.shape[0] * keys.shape[1], count = keys.shape[2], dim = keys.shape[3];
   const int64_t groups = ceil_div(count, size);
   std::vector<float> means(static_cast<size_t>(heads * groups * dim));
   parallel_for(heads * groups, num_threads, 16, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(dim));
     for (int64_t hg = begin; hg < end; ++hg) {
       const int64_t h = hg / groups, g = hg % groups;
       const int64_t first = g * size, last = std::min(count, first + size);
-      pooled_mean(&keys[static_cast<size_t>(h * count * dim)], first, last, dim, &means[static_cast<size_t>(hg * dim)]);
+      pooled_mean(keys, h / keys.shape[1], h % keys.shape[1], first, last, row.data(),
+                  &means[static_cast<size_t>(hg * dim)]);
     }
   });
   return means;
@@ -49,10 +55,10 @@ class BlockTopkRule final : public PatternRule {
     const sattn_pattern_params& p = in.problem.desc->params;
     const int64_t heads = g.batch * g.kv_heads, D = in.problem.desc->head_dim;
     kept_.resize(static_cast<size_t>(heads * q_blocks_));
-    block_means_ = pooled_key_means(in.k.data(), heads, g.kv_len, D, block_, in.problem.num_threads);
+    block_means_ = pooled_key_means(*in.args.k, block_, in.problem.num_threads);
     if (p.comp_block_size > 0) {
       comp_blocks_ = ceil_div(g.kv_len, static_cast<int64_t>(p.comp_block_size));
-      comp_means_ = pooled_key_means(in.k.data(), heads, g.kv_len, D, p.comp_block_size, in.problem.num_threads);
+      comp_means_ = pooled_key_means(*in.args.k, p.comp_block_size, in.problem.num_threads);
     }
     // Every (batch, kv head, query block) selects on its own: parallel over all of them, not only over heads (B1 Hk2
     // would use two cores).
@@ -96,8 +102,8 @@ class BlockTopkRule final : public PatternRule {
 
   struct SelectionScratch {
     SelectionScratch(int64_t dim, int64_t k_blocks)
-        : qbar(static_cast<size_t>(dim)), scores(static_cast<size_t>(k_blocks)) {}
-    std::vector<float> qbar, scores;
+        : qbar(static_cast<size_t>(dim)), row(static_cast<size_t>(dim)), scores(static_cast<size_t>(k_blocks)) {}
+    std::vector<float> qbar, row, scores;
     std::vector<int64_t> order;
   };
 
@@ -122,7 +128,7 @@ class BlockTopkRule final : public PatternRule {
     int64_t candidates = k_blocks_;
     if (g_.causal) candidates = p_last < 0 ? 0 : std::min(k_blocks_, p_last / b_size + 1);
     if (candidates > 0) {
-      query_block_mean(in, b, hk, i0, i1, qbar);
+      query_block_mean(in, b, hk, i0, i1, qbar, scratch.row);
       for (int64_t kb = 0; kb < candidates; ++kb)
         scores[static_cast<size_t>(kb)] =
             comp > 0 ? compressed_score(qbar, comp_means, kb, comp, D) : dot_f32(qbar.data(), &block_means[kb * D], D);
@@ -144,15 +150,14 @@ class BlockTopkRule final : public PatternRule {
     return std::max<int64_t>(1, static_cast<int64_t>(wanted));
   }
 
-  // Mean of the query block's rows over all G query heads of kv head hk.
+  // Mean of the query block's rows over all G query heads of kv head hk, read straight from Q (no fp32 copy).
   void query_block_mean(const SelectionInputs& in, int64_t b, int64_t hk, int64_t i0, int64_t i1,
-                        std::vector<float>& qbar) const {
-    const int64_t D = in.problem.desc->head_dim;
+                        std::vector<float>& qbar, std::vector<float>& row) const {
     std::fill(qbar.begin(), qbar.end(), 0.0f);
     for (int64_t hq = hk * g_.group; hq < (hk + 1) * g_.group; ++hq)
       for (int64_t i = i0; i < i1; ++i) {
-        const float* row = &in.q[static_cast<size_t>(((b * g_.q_heads + hq) * g_.q_len + i) * D)];
-        for (int64_t d = 0; d < D; ++d) qbar[static_cast<size_t>(d)] += row[d];
+        load_row_f32(*in.args.q, b, hq, i, row.data());
+        for (size_t d = 0; d < qbar.size(); ++d) qbar[d] += row[d];
       }
     const float n = static_cast<float>(g_.group * (i1 - i0));
     for (float& x : qbar) x /= n;
