@@ -84,6 +84,28 @@ void scatter_row(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, cons
   }
 }
 
+void load_row_f32(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, float* dst) {
+  const int64_t row = i0 * t.strides[0] + i1 * t.strides[1] + i2 * t.strides[2];
+  const int64_t step = t.strides[3], n = t.shape[3];
+  switch (t.dtype) {
+    case SATTN_DTYPE_F32: {
+      const float* in = static_cast<const float*>(t.data) + row;
+      for (int64_t d = 0; d < n; ++d) dst[d] = in[d * step];
+      break;
+    }
+    case SATTN_DTYPE_F16: {
+      const uint16_t* in = static_cast<const uint16_t*>(t.data) + row;
+      for (int64_t d = 0; d < n; ++d) dst[d] = f16_to_float(in[d * step]);
+      break;
+    }
+    default: {
+      const uint16_t* in = static_cast<const uint16_t*>(t.data) + row;
+      for (int64_t d = 0; d < n; ++d) dst[d] = bf16_to_float(in[d * step]);
+      break;
+    }
+  }
+}
+
 void store_scalar(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, float value) {
   static_cast<float*>(t.data)[i0 * t.strides[0] + i1 * t.strides[1] + i2 * t.strides[2]] = value;
 }

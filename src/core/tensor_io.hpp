@@ -15,6 +15,10 @@ int64_t element_count(const sattn_tensor& t);
 // num_threads as prefs.num_threads: 0 = all cores (large tensors convert in parallel), 1 = the calling thread only.
 void gather_f32(const sattn_tensor& t, float* dst, int32_t num_threads = 0);
 
+// t[i0][i1][i2][0..shape[3]) of a 4-D tensor to dst as fp32, the values gather_f32 gives (f16 and bf16 widen exactly):
+// for readers that need a few rows or one pass of sums, not a whole fp32 copy.
+void load_row_f32(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, float* dst);
+
 // Writes n fp32 values to t[i0][i1][i2][0..n) (4-D) converted to t's dtype.
 void scatter_row(const sattn_tensor& t, int64_t i0, int64_t i1, int64_t i2, const float* src, int64_t n);
 

@@ -46,21 +46,21 @@ std::unique_ptr<sattn_layout> make_layout(const sattn_problem& problem, const sa
     return build_layout(g, make_block_mask_rule(problem, g, *args->block_mask), num_threads);
   }
   SelectionInputs in{problem, *args, {}, {}};
+  const Geometry g = Geometry::of(problem, d.kv_len);
+  // block_topk only needs block means: it reads Q and K rows straight from the tensors, with no fp32 copies.
+  if (pattern == SATTN_PATTERN_BLOCK_TOPK) return build_layout(g, make_block_topk_rule(g, in), num_threads);
   in.k = contiguous_f32(*args->k, num_threads);
   if (pattern == SATTN_PATTERN_LANDMARK) {
     std::vector<float> keys, values;
     compute_landmarks(in, keys, values);
-    const Geometry g = Geometry::of(problem, d.params.num_landmarks);
-    auto layout = build_analytic_layout(g, element_rule_of(problem, g), num_threads);
+    const Geometry lg = Geometry::of(problem, d.params.num_landmarks);
+    auto layout = build_analytic_layout(lg, element_rule_of(problem, lg), num_threads);
     layout->derived_keys = std::move(keys);
     layout->derived_values = std::move(values);
     return layout;
   }
   in.q = contiguous_f32(*args->q, num_threads);
-  const Geometry g = Geometry::of(problem, d.kv_len);
   switch (pattern) {
-    case SATTN_PATTERN_BLOCK_TOPK:
-      return build_layout(g, make_block_topk_rule(g, in), num_threads);
     case SATTN_PATTERN_NM_STRUCTURED:
     case SATTN_PATTERN_TOPK_PER_QUERY:
       return build_layout(g, make_row_selection_rule(g, in), num_threads);

@@ -8,23 +8,40 @@
 
 #include "core/checked_math.hpp"
 #include "core/parallel.hpp"
+#include "core/tensor_io.hpp"
 #include "layout/rules.hpp"
 
 namespace sattn {
 namespace {
 
-// Means of consecutive groups of `size` rows of a [rows, D] matrix (the last group may be short).
-std::vector<float> pooled_means(const float* rows, int64_t count, int64_t dim, int64_t size) {
-  const int64_t groups = ceil_div(count, size);
-  std::vector<float> means(static_cast<size_t>(groups * dim), 0.0f);
-  for (int64_t g = 0; g < groups; ++g) {
-    float* mean = &means[static_cast<size_t>(g * dim)];
-    const int64_t first = g * size, last = std::min(count, first + size);
-    for (int64_t r = first; r < last; ++r)
-      for (int64_t d = 0; d < dim; ++d) mean[d] += rows[r * dim + d];
-    const float n = static_cast<float>(last - first);
-    for (int64_t d = 0; d < dim; ++d) mean[d] /= n;
+// Mean of keys [first, last) of (batch b, kv head h) into mean[0, D), read straight from the tensor (no fp32 copy of
+// K): summed in row order in fp32, then divided by the count as fp32, the order the selection is defined with.
+void pooled_mean(const sattn_tensor& keys, int64_t b, int64_t h, int64_t first, int64_t last, float* row, float* mean) {
+  const int64_t dim = keys.shape[3];
+  std::fill(mean, mean + dim, 0.0f);
+  for (int64_t r = first; r < last; ++r) {
+    load_row_f32(keys, b, h, r, row);
+    for (int64_t d = 0; d < dim; ++d) mean[d] += row[d];
   }
+  const float n = static_cast<float>(last - first);
+  for (int64_t d = 0; d < dim; ++d) mean[d] /= n;
+}
+
+// Means of consecutive groups of `size` keys (the last group may be short) for every (batch, kv head), laid out
+// [batch * kv heads, groups, D]; parallel over (head, group) so that few heads still use every core.
+std::vector<float> pooled_key_means(const sattn_tensor& keys, int64_t size, int32_t num_threads) {
+  const int64_t heads = keys.shape[0] * keys.shape[1], count = keys.shape[2], dim = keys.shape[3];
+  const int64_t groups = ceil_div(count, size);
+  std::vector<float> means(static_cast<size_t>(heads * groups * dim));
+  parallel_for(heads * groups, num_threads, 16, [&](int64_t begin, int64_t end) {
+    std::vector<float> row(static_cast<size_t>(dim));
+    for (int64_t hg = begin; hg < end; ++hg) {
+      const int64_t h = hg / groups, g = hg % groups;
+      const int64_t first = g * size, last = std::min(count, first + size);
+      pooled_mean(keys, h / keys.shape[1], h % keys.shape[1], first, last, row.data(),
+                  &means[static_cast<size_t>(hg * dim)]);
+    }
+  });
   return means;
 }
 
@@ -38,26 +55,20 @@ class BlockTopkRule final : public PatternRule {
     const sattn_pattern_params& p = in.problem.desc->params;
     const int64_t heads = g.batch * g.kv_heads, D = in.problem.desc->head_dim;
     kept_.resize(static_cast<size_t>(heads * q_blocks_));
-    // The key means of every head first, then the query blocks of all heads in parallel: with few (batch, kv head)
-    // pairs (B1 Hk2 is common), one task per head would leave most cores idle.
-    block_means_.resize(static_cast<size_t>(heads));
-    comp_means_.resize(static_cast<size_t>(heads));
-    parallel_for(heads, in.problem.num_threads, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t bh = begin; bh < end; ++bh) {
-        const float* keys = &in.k[static_cast<size_t>(bh * g.kv_len * D)];
-        block_means_[static_cast<size_t>(bh)] = pooled_means(keys, g.kv_len, D, block_);
-        if (p.comp_block_size > 0)
-          comp_means_[static_cast<size_t>(bh)] = pooled_means(keys, g.kv_len, D, p.comp_block_size);
+    block_means_ = pooled_key_means(*in.args.k, block_, in.problem.num_threads);
+    if (p.comp_block_size > 0) {
+      comp_blocks_ = ceil_div(g.kv_len, static_cast<int64_t>(p.comp_block_size));
+      comp_means_ = pooled_key_means(*in.args.k, p.comp_block_size, in.problem.num_threads);
+    }
+    // Every (batch, kv head, query block) selects on its own: parallel over all of them, not only over heads (B1 Hk2
+    // would use two cores).
+    parallel_for(heads * q_blocks_, in.problem.num_threads, 4, [&](int64_t begin, int64_t end) {
+      SelectionScratch scratch(D, k_blocks_);
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t bh = task / q_blocks_;
+        select_block(in, p, bh / g.kv_heads, bh % g.kv_heads, task % q_blocks_, scratch);
       }
     });
-    parallel_for(heads * q_blocks_, in.problem.num_threads, 4, [&](int64_t begin, int64_t end) {
-      std::vector<float> qbar(static_cast<size_t>(D)), scores(static_cast<size_t>(k_blocks_));
-      std::vector<int64_t> order;
-      for (int64_t task = begin; task < end; ++task)
-        select_block(in, p, task / q_blocks_, task % q_blocks_, qbar, scores, order);
-    });
-    block_means_.clear();
-    comp_means_.clear();
   }
 
   int64_t batches() const override { return g_.batch; }
@@ -89,15 +100,25 @@ class BlockTopkRule final : public PatternRule {
     return kept_[static_cast<size_t>((b * g_.kv_heads + hk) * q_blocks_ + qb)];
   }
 
-  // The kept key blocks of query block qb of head bh = b * Hk + hk (scores as the core defines them, ascending).
-  void select_block(const SelectionInputs& in, const sattn_pattern_params& p, int64_t bh, int64_t qb,
-                    std::vector<float>& qbar, std::vector<float>& scores, std::vector<int64_t>& order) {
-    const int64_t D = in.problem.desc->head_dim, b_size = block_, Lk = g_.kv_len;
-    const int64_t b = bh / g_.kv_heads, hk = bh % g_.kv_heads, comp = p.comp_block_size;
-    const std::vector<float>& block_means = block_means_[static_cast<size_t>(bh)];
-    const std::vector<float>& comp_means = comp_means_[static_cast<size_t>(bh)];
+  struct SelectionScratch {
+    SelectionScratch(int64_t dim, int64_t k_blocks)
+        : qbar(static_cast<size_t>(dim)), row(static_cast<size_t>(dim)), scores(static_cast<size_t>(k_blocks)) {}
+    std::vector<float> qbar, row, scores;
+    std::vector<int64_t> order;
+  };
+
+  void select_block(const SelectionInputs& in, const sattn_pattern_params& p, int64_t b, int64_t hk, int64_t qb,
+                    SelectionScratch& scratch) {
+    const int64_t D = in.problem.desc->head_dim, b_size = block_, Lk = g_.kv_len, head = b * g_.kv_heads + hk;
+    const int64_t comp = p.comp_block_size;
+    const float* block_means = &block_means_[static_cast<size_t>(head * k_blocks_ * D)];
+    const float* comp_means = comp > 0 ? &comp_means_[static_cast<size_t>(head * comp_blocks_ * D)] : nullptr;
     const int64_t global_blocks = std::min(ceil_div(p.global_tokens, b_size), k_blocks_);
-    auto& kept = kept_[static_cast<size_t>(bh * q_blocks_ + qb)];
+    std::vector<float>& qbar = scratch.qbar;
+    std::vector<float>& scores = scratch.scores;
+    std::vector<int64_t>& order = scratch.order;
+
+    auto& kept = kept_[static_cast<size_t>(head * q_blocks_ + qb)];
     const int64_t i0 = qb * b_size, i1 = std::min(g_.q_len, i0 + b_size);
     const int64_t p_first = g_.position(i0), p_last = g_.position(i1 - 1);
     if (GlobalTokens{p.global_tokens}.query(p_first)) {  // global query rows keep every block
@@ -107,10 +128,10 @@ class BlockTopkRule final : public PatternRule {
     int64_t candidates = k_blocks_;
     if (g_.causal) candidates = p_last < 0 ? 0 : std::min(k_blocks_, p_last / b_size + 1);
     if (candidates > 0) {
-      query_block_mean(in, b, hk, i0, i1, qbar);
+      query_block_mean(in, b, hk, i0, i1, qbar, scratch.row);
       for (int64_t kb = 0; kb < candidates; ++kb)
-        scores[static_cast<size_t>(kb)] = comp > 0 ? compressed_score(qbar, comp_means, kb, comp, D)
-                                                   : dot_f32(qbar.data(), &block_means[static_cast<size_t>(kb * D)], D);
+        scores[static_cast<size_t>(kb)] =
+            comp > 0 ? compressed_score(qbar, comp_means, kb, comp, D) : dot_f32(qbar.data(), &block_means[kb * D], D);
       const int64_t n = std::min(candidates, blocks_to_keep(p, candidates));
       order.resize(static_cast<size_t>(candidates));
       std::iota(order.begin(), order.end(), 0);
@@ -129,37 +150,36 @@ class BlockTopkRule final : public PatternRule {
     return std::max<int64_t>(1, static_cast<int64_t>(wanted));
   }
 
-  // Mean of the query block's rows over all G query heads of kv head hk.
+  // Mean of the query block's rows over all G query heads of kv head hk, read straight from Q (no fp32 copy).
   void query_block_mean(const SelectionInputs& in, int64_t b, int64_t hk, int64_t i0, int64_t i1,
-                        std::vector<float>& qbar) const {
-    const int64_t D = in.problem.desc->head_dim;
+                        std::vector<float>& qbar, std::vector<float>& row) const {
     std::fill(qbar.begin(), qbar.end(), 0.0f);
     for (int64_t hq = hk * g_.group; hq < (hk + 1) * g_.group; ++hq)
       for (int64_t i = i0; i < i1; ++i) {
-        const float* row = &in.q[static_cast<size_t>(((b * g_.q_heads + hq) * g_.q_len + i) * D)];
-        for (int64_t d = 0; d < D; ++d) qbar[static_cast<size_t>(d)] += row[d];
+        load_row_f32(*in.args.q, b, hq, i, row.data());
+        for (size_t d = 0; d < qbar.size(); ++d) qbar[d] += row[d];
       }
     const float n = static_cast<float>(g_.group * (i1 - i0));
     for (float& x : qbar) x /= n;
   }
 
   // Max of qbar . kc over the compression blocks overlapping key block kt.
-  float compressed_score(const std::vector<float>& qbar, const std::vector<float>& comp_means, int64_t kb, int64_t comp,
+  float compressed_score(const std::vector<float>& qbar, const float* comp_means, int64_t kb, int64_t comp,
                          int64_t D) const {
     const int64_t first = kb * block_ / comp, last = (std::min(g_.kv_len, (kb + 1) * block_) - 1) / comp;
     float best = -__builtin_inff();
     for (int64_t cb = first; cb <= last; ++cb) {
-      const float s = ScoreOrder::rank(dot_f32(qbar.data(), &comp_means[static_cast<size_t>(cb * D)], D));
+      const float s = ScoreOrder::rank(dot_f32(qbar.data(), &comp_means[cb * D], D));
       best = std::max(best, s);
     }
     return best;
   }
 
   Geometry g_;
-  int64_t block_, q_blocks_, k_blocks_;     // the pattern's block size b and block counts (not the layout's tiles)
-  std::vector<std::vector<int32_t>> kept_;  // per (batch, kv head, query block): kept key blocks, ascending
-  // Per (batch, kv head), while selecting: means of the key blocks and of the compression blocks.
-  std::vector<std::vector<float>> block_means_, comp_means_;
+  int64_t block_, q_blocks_, k_blocks_;          // the pattern's block size b and block counts (not the layout's tiles)
+  std::vector<std::vector<int32_t>> kept_;       // per (batch, kv head, query block): kept key blocks, ascending
+  std::vector<float> block_means_, comp_means_;  // per (batch, kv head): mean key of each block / compression block
+  int64_t comp_blocks_ = 0;                      // compression blocks per (batch, kv head)
 };
 
 }  // namespace

@@ -19,16 +19,19 @@ class LshRule final : public PatternRule {
     for (float& r : projection) r = rng.next_symmetric();
     q_buckets_ = hash_rows(in.q, g.batch * g.q_heads * g.q_len, D, half, projection, in.problem.num_threads);
     k_buckets_ = hash_rows(in.k, g.batch * g.kv_heads * g.kv_len, D, half, projection, in.problem.num_threads);
-    // Distinct buckets of each key tile, for cheap candidate tests.
+    // Distinct buckets of each key tile, for cheap candidate tests; every (batch, kv head, key tile) on its own, in
+    // parallel (few kv heads would otherwise leave cores idle).
     tile_buckets_.resize(static_cast<size_t>(g.batch * g.kv_heads * g.num_k_tiles));
-    for (int64_t bh = 0; bh < g.batch * g.kv_heads; ++bh)
-      for (int64_t kt = 0; kt < g.num_k_tiles; ++kt) {
-        auto& set = tile_buckets_[static_cast<size_t>(bh * g.num_k_tiles + kt)];
+    parallel_for(g.batch * g.kv_heads * g.num_k_tiles, in.problem.num_threads, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t bh = task / g.num_k_tiles, kt = task % g.num_k_tiles;
+        auto& set = tile_buckets_[static_cast<size_t>(task)];
         for (int64_t j = g.k_begin(kt); j < g.k_end(kt); ++j)
           set.push_back(k_buckets_[static_cast<size_t>(bh * g.kv_len + j)]);
         std::sort(set.begin(), set.end());
         set.erase(std::unique(set.begin(), set.end()), set.end());
       }
+    });
   }
 
   int64_t batches() const override { return g_.batch; }

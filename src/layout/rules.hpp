@@ -11,7 +11,8 @@
 
 namespace sattn {
 
-// The inputs data-dependent selections read: contiguous fp32 copies of Q and K as given (selection is in fp32).
+// The inputs data-dependent selections read: the run's tensors and, for the rules that read every element, contiguous
+// fp32 copies of Q and K as given (selection is in fp32). block_topk leaves q and k empty: it reads rows from args.
 struct SelectionInputs {
   const sattn_problem& problem;
   const sattn_run_args& args;

@@ -415,3 +415,24 @@ TEST_CASE("analytic layouts equal the element-by-element build on random windows
     if (tile_k > 1 || p.dilation <= 1) CHECK(count(a, SATTN_TILE_FULL) == count(e, SATTN_TILE_FULL));
   }
 }
+
+TEST_CASE("block_topk and lsh layouts stay exact when their selection splits into many parallel tasks", "[layout]") {
+  // 38 query blocks and 42 key blocks per kv head: the pooling, the per-query-block selection and lsh's per-tile
+  // bucket sets run as many tasks on every core, and must still choose exactly the reference's keys.
+  uint32_t seed = 500;
+  for (const bool causal : {false, true}) {
+    sattn_attention_desc d = base(4, 2, 300, 333, causal);
+    d.pattern = SATTN_PATTERN_BLOCK_TOPK;
+    d.params.block_size = 8;
+    d.params.keep_ratio = 0.2f;
+    check_layout({causal ? "block_topk causal b8 r.2" : "block_topk b8 r.2", d}, seed++);
+    d.params.comp_block_size = 5;
+    check_layout({causal ? "block_topk causal b8 r.2 c5" : "block_topk b8 r.2 c5", d}, seed++);
+    d.params = base(4, 2, 300, 333, causal).params;  // the defaults again
+    d.pattern = SATTN_PATTERN_LSH;
+    d.params.lsh_buckets = 8;
+    d.params.lsh_seed = 99;
+    d.params.block_size = 16;
+    check_layout({causal ? "lsh causal nb8" : "lsh nb8", d}, seed++);
+  }
+}
