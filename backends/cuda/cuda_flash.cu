@@ -313,7 +313,10 @@ bool flash_supports(const KernelParams& p) {
 
 int launch_flash(const KernelParams& p, void* stream) {
   if (p.q_len == 0) return cudaSuccess;
-  if (p.use_wgmma != 0) return launch_flash_wgmma(p, stream);
+  if (p.use_wgmma != 0) {  // Hopper, where TMA can address the tensors; the mma.sync kernel below otherwise
+    TensorMaps maps;
+    if (encode_tensor_maps(p, &maps)) return launch_flash_wgmma(p, maps, stream);
+  }
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
   if (p.head_dim == 64) return bf16 ? launch<64, true>(p, s) : launch<64, false>(p, s);

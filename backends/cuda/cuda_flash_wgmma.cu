@@ -1,25 +1,33 @@
 // The Hopper (sm_90a) flash kernel: the same walk over the layout's 128 x 64 tiles as cuda_flash.cu, with the
-// multiplies on warpgroup MMA (wgmma.mma_async). Two warpgroups of 4 warps own 64 query rows each. S = Q K^T reads
-// both operands from shared memory through matrix descriptors (m64n64k16); P stays in registers, where the
-// accumulator layout of S is already the A-fragment layout, and O += P V reads V from shared memory transposed
-// (m64nDk16). Freed of A/B fragments, a thread holds S (32 floats) and O (D/2 floats) only, so nothing spills.
+// multiplies on warpgroup MMA (wgmma.mma_async) and the copies on the tensor memory accelerator (TMA). Two consumer
+// warpgroups of 4 warps own 64 query rows each. S = Q K^T reads both operands from shared memory through matrix
+// descriptors (m64n64k16); P stays in registers, where the accumulator layout of S is already the A-fragment
+// layout, and O += P V reads V from shared memory transposed (m64nDk16). Freed of A/B fragments and of address
+// arithmetic for copies, a consumer thread holds S (32 floats) and O (D/2 floats) only, so nothing spills.
 // Q, K and V tiles are stored 128-byte swizzled (16-byte chunk c of row r at chunk c ^ (r % 8), in atoms of 64
-// columns x rows), the layout the descriptors name; K/V tiles are double-buffered by cp.async. Masks, the online
-// softmax in log2 units and the output follow cuda_flash.cu. Built for sm_90a only; elsewhere the kernel is empty and
-// never launched (flash_wgmma_available() says no).
+// columns x rows): what the TMA writes with CU_TENSOR_MAP_SWIZZLE_128B and what the descriptors name. Masks, the
+// online softmax in log2 units and the output follow cuda_flash.cu. Built for sm_90a only; elsewhere the kernel is
+// empty and never launched (the plan sets use_wgmma only on sm_90).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include "cuda_device.cuh"
 #include "cuda_mma.cuh"
+#include "cuda_tma.cuh"
 #include "cuda_wgmma.cuh"
 
 namespace sattn_cuda {
 namespace {
 
-constexpr int kWarpgroups = 2;
-constexpr int kThreads = 128 * kWarpgroups;
-constexpr int kRows = static_cast<int>(kTileQ);  // 64 per warpgroup
+constexpr int kConsumerThreads = 2 * 128;        // two warpgroups
+constexpr int kThreads = kConsumerThreads + 128;  // and the producer's: one thread issues the copies
+// Registers per thread after the warpgroups trade them (setmaxnreg): ptxas compiles a 384-thread kernel for 168, too
+// few for a consumer's S, O and P; the producer gives most of its share away.
+constexpr int kProducerRegisters = 40;
+constexpr int kConsumerRegisters = 232;
+static_assert((kThreads - kConsumerThreads) * kProducerRegisters + kConsumerThreads * kConsumerRegisters <= 65536,
+              "the register file holds both shares");
+constexpr int kRows = static_cast<int>(kTileQ);  // query rows per block, 64 per consumer warpgroup
 constexpr int kKeys = static_cast<int>(kTileK);
 
 template <int Rows>
@@ -28,10 +36,12 @@ template <int D>
 constexpr uint32_t kQBytes = D / 64 * kAtomBytes<kRows>;
 template <int D>
 constexpr uint32_t kKvBytes = D / 64 * kAtomBytes<kKeys>;
-constexpr int kBuffers = 3;  // K/V tiles in flight: the one P V reads, the one S reads, the one loading
+// K/V tiles in flight: the one P V reads, the one S reads, and two the TMA fills ahead (D 128: 160 KiB of 227).
+constexpr int kStages = 4;
+constexpr size_t kBarrierBytes = 8 * (1 + 3 * kStages);  // q_full, then k_full, v_full and empty per stage
 template <int D>
 constexpr size_t shared_bytes() {
-  return 1024 + kQBytes<D> + 2 * kBuffers * size_t{kKvBytes<D>};  // 1024: room to align the first atom
+  return 1024 + kQBytes<D> + 2 * kStages * size_t{kKvBytes<D>} + kBarrierBytes;  // 1024: room to align atoms
 }
 
 // V (MN-major, transposed B): atoms of 64 head dims are kAtomBytes<kKeys> apart (leading), groups of 8 keys 1024
@@ -39,24 +49,6 @@ constexpr size_t shared_bytes() {
 #ifndef SATTN_WGMMA_V_LEADING_IS_ATOM
 #define SATTN_WGMMA_V_LEADING_IS_ATOM 1
 #endif
-
-// Starts the copy of rows [row0, row0 + Rows) of a head into a swizzled tile; rows at or past len become zeros. A
-// thread always copies the same 16-byte column of every kRowStep-th row, so its swizzled offset is computed once.
-template <int D, int Rows>
-__device__ inline void load_swizzled(unsigned char* tile, const uint16_t* head, int64_t row_stride, int64_t row0,
-                                     int64_t len) {
-  constexpr int kChunks = D / 8;  // 16-byte pieces of a row
-  constexpr int kRowStep = kThreads / kChunks;
-  static_assert(kThreads % kChunks == 0 && kRowStep % 8 == 0 && Rows % kRowStep == 0, "fixed swizzle per thread");
-  const int chunk = static_cast<int>(threadIdx.x) % kChunks, r0 = static_cast<int>(threadIdx.x) / kChunks;
-  unsigned char* const destination = tile + chunk / 8 * kAtomBytes<Rows> + r0 * 128 + ((chunk % 8) ^ (r0 % 8)) * 16;
-  const uint16_t* const source = head + (row0 + r0) * row_stride + chunk * 8;
-#pragma unroll
-  for (int k = 0; k < Rows / kRowStep; ++k) {
-    const bool valid = row0 + r0 + k * kRowStep < len;
-    copy16_async(destination + k * kRowStep * 128, valid ? source + k * kRowStep * row_stride : head, valid);
-  }
-}
 
 #if SATTN_CUDA_WGMMA
 // S = Q K^T for the warpgroup's 64 rows and a tile's 64 keys, issued (not waited for): D / 16 steps of 16 head dims.
@@ -135,83 +127,122 @@ __device__ inline void softmax_tile(float (&s)[32], uint32_t keep_bits, float sc
   }
 }
 
-// One block per (128-row query tile, query head, batch). Tile j's softmax runs while the tensor cores compute
-// S for tile j + 1 and O += P V for tile j - 1... in order: issue S(j+1), issue PV(j), wait for S(j+1), softmax of
-// j+1 (not touching O), wait for PV(j), rescale O. K/V tiles are triple-buffered: tile j+2 loads during step j.
+// One block per (128-row query tile, query head, batch), warp-specialised: a producer warp walks the layout row and
+// has the TMA unit copy Q once and every K/V tile into a ring of kStages buffers; two consumer warpgroups (64 query
+// rows each) only multiply and exponentiate. Full barriers (one per buffer for K and one for V, so that S can start
+// before V lands) carry the copies' byte counts; a buffer's empty barrier collects one arrival per consumer warp once
+// its P V has finished. Each consumer step overlaps like FlashAttention-3 within a warpgroup: issue S(j+1), issue
+// P V(j), wait for S(j+1), softmax of j+1 (not touching O), wait for P V(j), release buffer j, rescale O. The
+// warpgroups never wait for each other.
 template <int D, bool Bf16>
-__global__ void __launch_bounds__(kThreads) flash_wgmma_kernel(const KernelParams p) {
+__global__ void __launch_bounds__(kThreads, 1) flash_wgmma_kernel(const __grid_constant__ TensorMaps maps,
+                                                                  const KernelParams p) {
 #if SATTN_CUDA_WGMMA
   extern __shared__ __align__(16) unsigned char shared_raw[];
   // The swizzle is a function of the shared address: atoms must start 1024-byte aligned.
   unsigned char* const q_tile = shared_raw + (1024 - shared_address(shared_raw) % 1024) % 1024;
   unsigned char* const k_tiles = q_tile + kQBytes<D>;
-  unsigned char* const v_tiles = k_tiles + kBuffers * kKvBytes<D>;
-  const int warpgroup = static_cast<int>(threadIdx.x) / 128, warp = static_cast<int>(threadIdx.x) % 128 / 32;
-  const int lane = static_cast<int>(threadIdx.x) % 32, group = lane / 4, quad = lane % 4;
+  unsigned char* const v_tiles = k_tiles + kStages * kKvBytes<D>;
+  const uint32_t barriers = shared_address(v_tiles + kStages * kKvBytes<D>);
+  const auto q_full = [&] { return barriers; };
+  const auto k_full = [&](int stage) { return barriers + 8u * (1 + stage); };
+  const auto v_full = [&](int stage) { return barriers + 8u * (1 + kStages + stage); };
+  const auto empty = [&](int stage) { return barriers + 8u * (1 + 2 * kStages + stage); };
   const int64_t qt = gridDim.x - 1 - blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
   const int64_t hk = hq / (p.q_heads / p.kv_heads), q0 = qt * kRows;
-  const int64_t first_row = q0 + warpgroup * 64 + warp * 16 + group;  // this thread's rows: first_row and + 8
-  const uint16_t* const q_head = static_cast<const uint16_t*>(p.q.data) + b * p.q.stride[0] + hq * p.q.stride[1];
-  const uint16_t* const k_head = static_cast<const uint16_t*>(p.k.data) + b * p.k.stride[0] + hk * p.k.stride[1];
-  const uint16_t* const v_head = static_cast<const uint16_t*>(p.v.data) + b * p.v.stride[0] + hk * p.v.stride[1];
-  const auto load_keys_values = [&](const TileCursor& tile, int buffer) {
-    load_swizzled<D, kKeys>(k_tiles + buffer * kKvBytes<D>, k_head, p.k.stride[2], tile.tile * kKeys, p.kv_len);
-    load_swizzled<D, kKeys>(v_tiles + buffer * kKvBytes<D>, v_head, p.v.stride[2], tile.tile * kKeys, p.kv_len);
-  };
-  // cp.async wrote through the generic proxy and wgmma reads through the async proxy: each thread fences its
-  // completed copies before the barrier that publishes them.
-  const auto publish = [] {
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-    __syncthreads();
-  };
+  const int64_t layout_row = sattn_layout_row(&p.layout, b, hq, qt);
+  if (threadIdx.x == 0) {
+    barrier_init(q_full(), 1);
+    for (int stage = 0; stage < kStages; ++stage) {
+      barrier_init(k_full(stage), 1);
+      barrier_init(v_full(stage), 1);
+      barrier_init(empty(stage), kConsumerThreads / 32);
+    }
+    barrier_init_fence();
+  }
+  __syncthreads();  // the last block-wide barrier: the producer's idle threads leave below
 
-  // Copy groups: (Q, tile 0), (tile 1), then one per step (tile j + 2, maybe empty), so that "all but the newest
-  // group done" always means "tile j + 1 is here".
-  TileCursor current = TileCursor::begin(p.layout, sattn_layout_row(&p.layout, b, hq, qt));
-  load_swizzled<D, kRows>(q_tile, q_head, p.q.stride[2], q0, p.q_len);
-  if (current.valid()) load_keys_values(current, 0);
-  copy_commit();
+  if (threadIdx.x >= kConsumerThreads) {  // the producer warpgroup; one thread issues every copy
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegisters));
+    if (threadIdx.x != kConsumerThreads) return;
+    tma_prefetch_map(&maps.k);
+    tma_prefetch_map(&maps.v);
+    barrier_expect_bytes(q_full(), kQBytes<D>);
+#pragma unroll
+    for (int atom = 0; atom < D / 64; ++atom)
+      tma_load_4d(shared_address(q_tile + atom * kAtomBytes<kRows>), &maps.q, q_full(), atom * 64,
+                  static_cast<int32_t>(q0), static_cast<int32_t>(hq), static_cast<int32_t>(b));
+    int n = 0;
+    for (TileCursor tile = TileCursor::begin(p.layout, layout_row); tile.valid(); tile.advance(), ++n) {
+      const int stage = n % kStages;
+      barrier_wait(empty(stage), (n / kStages & 1) ^ 1);  // the consumers released this buffer's last tile
+      const int32_t key0 = static_cast<int32_t>(tile.tile * kKeys);
+      barrier_expect_bytes(k_full(stage), kKvBytes<D>);
+#pragma unroll
+      for (int atom = 0; atom < D / 64; ++atom)
+        tma_load_4d(shared_address(k_tiles + stage * kKvBytes<D> + atom * kAtomBytes<kKeys>), &maps.k, k_full(stage),
+                    atom * 64, key0, static_cast<int32_t>(hk), static_cast<int32_t>(b));
+      barrier_expect_bytes(v_full(stage), kKvBytes<D>);
+#pragma unroll
+      for (int atom = 0; atom < D / 64; ++atom)
+        tma_load_4d(shared_address(v_tiles + stage * kKvBytes<D> + atom * kAtomBytes<kKeys>), &maps.v, v_full(stage),
+                    atom * 64, key0, static_cast<int32_t>(hk), static_cast<int32_t>(b));
+    }
+    return;
+  }
+
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegisters));
+  // The consumers' cursors: this tile (current) and the next; walked before the prologue's MMAs (see the loop).
+  const TileCursor current = TileCursor::begin(p.layout, layout_row);
   TileCursor next = current;
   if (next.valid()) next.advance();
-  if (next.valid()) load_keys_values(next, 1);
-  copy_commit();
-  copy_wait<1>();
-  publish();
-
+  const int warpgroup = static_cast<int>(threadIdx.x) / 128, warp = static_cast<int>(threadIdx.x) % 128 / 32;
+  const int lane = static_cast<int>(threadIdx.x) % 32, group = lane / 4, quad = lane % 4;
+  const int64_t first_row = q0 + warpgroup * 64 + warp * 16 + group;  // this thread's rows: first_row and + 8
   const uint32_t q_address = shared_address(q_tile) + warpgroup * 64 * 128;
+  const auto k_address = [&](int n) { return shared_address(k_tiles + n % kStages * kKvBytes<D>); };
+  const auto v_address = [&](int n) { return shared_address(v_tiles + n % kStages * kKvBytes<D>); };
+  const auto parity = [](int n) { return static_cast<uint32_t>(n / kStages & 1); };
   float o[D / 2];
 #pragma unroll
   for (int x = 0; x < D / 2; ++x) o[x] = 0.0f;
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}, correction[2];
   uint32_t probabilities[4][4];
+  barrier_wait(q_full(), 0);
   if (current.valid()) {  // the first tile's scores and probabilities: the pipeline's prologue
     float s[32];
-    issue_scores<D, Bf16>(s, q_address, shared_address(k_tiles));
+    barrier_wait(k_full(0), 0);
+    if (!next.valid()) barrier_wait(v_full(0), 0);  // a single tile: its V now (see the loop)
+    issue_scores<D, Bf16>(s, q_address, k_address(0));
     wgmma_wait<0>();
     wgmma_fence_operands(s);
     softmax_tile<Bf16>(s, tile_keep_bits(p, current, b, first_row, first_row + 8, hq, hq, quad), p.scale_log2, m, l,
                        correction, probabilities);
   }
-  // Steps with a next tile: no branch around the MMAs, so that ptxas keeps them asynchronous.
-  int step = 0;
-  for (; next.valid(); ++step) {
-    TileCursor after = next;  // tile j + 2
+  // Steps with a next tile (n: the tile whose P V this step issues): no branch around the MMAs, so that ptxas keeps
+  // them asynchronous.
+  int n = 0;
+  for (; next.valid(); ++n) {
+    TileCursor after = next;  // walked first: ptxas serialises every wgmma if the walk sits after the prologue's
     after.advance();
-    if (after.valid()) load_keys_values(after, (step + 2) % kBuffers);
-    copy_commit();
-    copy_wait<1>();  // tile j + 1 is here (tile j + 2 may still be on its way)
-    publish();
     float s[32];
-    issue_scores<D, Bf16>(s, q_address, shared_address(k_tiles + (step + 1) % kBuffers * kKvBytes<D>));
-    issue_values<D, Bf16>(o, probabilities, shared_address(v_tiles + step % kBuffers * kKvBytes<D>));
+    // Both waits before either MMA: a spin loop between them would make ptxas serialise the wgmma pipeline. The
+    // producer copies V(n) before K(n + 1), so the first wait costs nothing the second would not.
+    barrier_wait(v_full(n % kStages), parity(n));
+    barrier_wait(k_full((n + 1) % kStages), parity(n + 1));
+    // The last tile's V too: a wait between the loop and the last P V would make ptxas serialise every wgmma.
+    if (!after.valid()) barrier_wait(v_full((n + 1) % kStages), parity(n + 1));
+    issue_scores<D, Bf16>(s, q_address, k_address(n + 1));
+    issue_values<D, Bf16>(o, probabilities, v_address(n));
     // The next tile's probabilities go to their own registers: P V of this tile still reads `probabilities`.
     uint32_t next_probabilities[4][4];
-    wgmma_wait<1>();  // S of tile j + 1 is done; P V of tile j may still run
+    wgmma_wait<1>();  // S of tile n + 1 is done; P V of tile n may still run
     wgmma_fence_operands(s);
     softmax_tile<Bf16>(s, tile_keep_bits(p, next, b, first_row, first_row + 8, hq, hq, quad), p.scale_log2, m, l,
                        correction, next_probabilities);
     wgmma_wait<0>();
     wgmma_fence_operands(o);
+    if (lane == 0) barrier_arrive(empty(n % kStages));  // this warp is done with tile n's K and V
     // P V read `probabilities` until here: keeping them live stops the register allocator from giving their
     // registers to next_probabilities while the asynchronous MMA still reads them.
 #pragma unroll
@@ -230,15 +261,13 @@ __global__ void __launch_bounds__(kThreads) flash_wgmma_kernel(const KernelParam
     for (int kv = 0; kv < 4; ++kv)
 #pragma unroll
       for (int r = 0; r < 4; ++r) probabilities[kv][r] = next_probabilities[kv][r];
-    __syncthreads();  // every warpgroup is done with tile j's buffer before step j + 1 refills it
     next = after;
   }
-  if (current.valid()) {  // the last tile's P V
-    issue_values<D, Bf16>(o, probabilities, shared_address(v_tiles + step % kBuffers * kKvBytes<D>));
+  if (current.valid()) {  // the last tile's P V (its V was waited for with its K: see the loop)
+    issue_values<D, Bf16>(o, probabilities, v_address(n));
     wgmma_wait<0>();
     wgmma_fence_operands(o);
   }
-  copy_wait<0>();
 
   uint16_t* const o_head = static_cast<uint16_t*>(p.o.data) + b * p.o.stride[0] + hq * p.o.stride[1];
 #pragma unroll
@@ -264,10 +293,10 @@ __global__ void __launch_bounds__(kThreads) flash_wgmma_kernel(const KernelParam
 }
 
 template <int D, bool Bf16>
-int launch(const KernelParams& p, cudaStream_t stream) {
+int launch(const KernelParams& p, const TensorMaps& maps, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((p.q_len + kRows - 1) / kRows), static_cast<unsigned>(p.q_heads),
                   static_cast<unsigned>(p.batch));
-  flash_wgmma_kernel<D, Bf16><<<grid, kThreads, shared_bytes<D>(), stream>>>(p);
+  flash_wgmma_kernel<D, Bf16><<<grid, kThreads, shared_bytes<D>(), stream>>>(maps, p);
   return cudaGetLastError();
 }
 
@@ -279,12 +308,12 @@ int prepare() {
 
 }  // namespace
 
-int launch_flash_wgmma(const KernelParams& p, void* stream) {
+int launch_flash_wgmma(const KernelParams& p, const TensorMaps& maps, void* stream) {
   if (p.q_len == 0) return cudaSuccess;
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
-  if (p.head_dim == 64) return bf16 ? launch<64, true>(p, s) : launch<64, false>(p, s);
-  return bf16 ? launch<128, true>(p, s) : launch<128, false>(p, s);
+  if (p.head_dim == 64) return bf16 ? launch<64, true>(p, maps, s) : launch<64, false>(p, maps, s);
+  return bf16 ? launch<128, true>(p, maps, s) : launch<128, false>(p, maps, s);
 }
 
 int prepare_flash_wgmma() {

@@ -83,8 +83,15 @@ int launch_flash(const KernelParams& params, void* stream);
 // Raise the kernels' dynamic shared-memory limits; called at plan time so that run() only launches.
 int prepare_generic();
 int prepare_flash();
-// The Hopper kernel launch_flash takes when params.use_wgmma is set (same conditions as flash_supports).
-int launch_flash_wgmma(const KernelParams& params, void* stream);
+// TMA descriptors (CUtensorMap, 128 bytes each) of a run's Q, K and V for the Hopper kernel, kept as bytes so that
+// this header needs no CUDA header. encode_tensor_maps (cuda_tensor_map.cpp) fills them; false where TMA cannot
+// address a tensor (strides not multiples of 16 bytes, zero strides, sizes past its limits).
+struct alignas(128) TensorMaps {
+  unsigned char q[128], k[128], v[128];
+};
+bool encode_tensor_maps(const KernelParams& params, TensorMaps* maps);
+// The Hopper kernel launch_flash takes when params.use_wgmma is set, flash_supports holds and the tensor maps encode.
+int launch_flash_wgmma(const KernelParams& params, const TensorMaps& maps, void* stream);
 int prepare_flash_wgmma();
 
 // Quantises on the stream, then attends on the integers over params.layout (any layout, one warp per query row).
