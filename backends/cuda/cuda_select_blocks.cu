@@ -107,76 +107,227 @@ __global__ void write_spans_kernel(const BlockLayoutInput in, const int64_t* row
 
 // ---- block_topk selection ----------------------------------------------------------------------------------------
 
-constexpr int64_t kMaxSharedScores = 8192;  // 32 KB of shared memory per selecting block
-
 struct TopkInput {
   float* qbar;         // [B, Hk, q_blocks, D]
   float* block_means;  // [B, Hk, D, k_blocks]: channel-major
   float* comp_means;   // [B, Hk, D, comp_blocks], or null without compression
-  float* scores;       // [B, Hk, q_blocks, k_blocks]
+  float* scores;       // [B, Hk, q_blocks, k_blocks], where they do not fit in shared memory
+  float* comp_dots;    // [B, Hk, q_blocks, comp_blocks], or null without compression
   uint8_t* kept;       // [B, Hk, q_blocks, k_blocks]
   int64_t block, comp, q_blocks, k_blocks, comp_blocks, global_blocks, topk_blocks;
   float keep_ratio;
 };
 
-// `sum` plus `count` rows of an operand from `first` on at channel d, added in row order (the core's rounding); the
-// loads of 8 rows are in flight at once.
-__device__ inline float sum_rows(const Operand& t, int32_t dtype, int64_t b, int64_t h, int64_t first, int64_t count,
-                                 int64_t d, float sum = 0.0f) {
-#pragma unroll 8
-  for (int64_t r = first; r < first + count; ++r)
-    sum = __fadd_rn(sum, load_element(t.data, row_offset(t, b, h, r) + d * t.stride[3], dtype));
-  return sum;
+// Block means run at memory speed: a thread sums kMeanChannels neighbouring channels of one block (independent
+// chains, each in row order: the core's rounding), with one 4-byte load per row where the operand allows (a warp
+// then reads 128 contiguous bytes of a row), and kMeanRowsInFlight rows' loads in flight before their sums. Few
+// channels per thread keep registers low, so that every block's threads are resident at once.
+constexpr int kMeanChannels = 2;
+constexpr int kMeanRowsInFlight = 8;
+
+struct MeanSource {
+  Operand t;
+  int32_t dtype;
+  bool vector;  // 16-bit elements, unit channel stride, 4-byte aligned rows and channel pairs: one load per row
+};
+
+MeanSource mean_source(const Operand& t, int32_t dtype, int64_t head_dim) {
+  const bool vector = dtype != SATTN_DTYPE_F32 && t.stride[3] == 1 && head_dim % kMeanChannels == 0 &&
+                      reinterpret_cast<uintptr_t>(t.data) % 4 == 0 && t.stride[0] % 2 == 0 && t.stride[1] % 2 == 0 &&
+                      t.stride[2] % 2 == 0;
+  return MeanSource{t, dtype, vector};
 }
 
-// Every mean the selection needs, in one launch so that the reads of Q and K overlap: grid (k_blocks + comp_blocks
-// + q_blocks, B * Hk), threads over channels. Key and compression means are stored channel-major
-// ([B*Hk, D, groups]) so that the scoring threads, one per key block, read them coalesced.
-__global__ void block_means_kernel(const KernelParams p, const TopkInput t) {
-  const int64_t g = blockIdx.x, bh = blockIdx.y, b = bh / p.kv_heads, hk = bh % p.kv_heads, D = p.head_dim;
-  for (int64_t d = threadIdx.x; d < D; d += blockDim.x) {
-    if (g < t.k_blocks) {
-      const int64_t first = g * t.block, count = min(p.kv_len, first + t.block) - first;
-      t.block_means[(bh * D + d) * t.k_blocks + g] =
-          __fdiv_rn(sum_rows(p.k, p.dtype, b, hk, first, count, d), static_cast<float>(count));
-    } else if (g < t.k_blocks + t.comp_blocks) {
-      const int64_t c = g - t.k_blocks, first = c * t.comp, count = min(p.kv_len, first + t.comp) - first;
-      t.comp_means[(bh * D + d) * t.comp_blocks + c] =
-          __fdiv_rn(sum_rows(p.k, p.dtype, b, hk, first, count, d), static_cast<float>(count));
+// Row r of head h at channels [d, d + kMeanChannels), raw: the 16-bit pair as one word (Vector), else the
+// channels already as floats (zeros past head_dim). Raw loads let a batch of rows be in flight before any
+// conversion waits on them.
+template <bool Vector>
+struct RawChannels;
+template <>
+struct RawChannels<true> {
+  uint32_t word;
+};
+template <>
+struct RawChannels<false> {
+  float x[kMeanChannels];
+};
+
+template <bool Vector>
+__device__ inline RawChannels<Vector> load_channels(const MeanSource& s, int64_t b, int64_t h, int64_t r, int64_t d,
+                                                    int64_t head_dim) {
+  const int64_t base = row_offset(s.t, b, h, r) + d * s.t.stride[3];
+  RawChannels<Vector> raw;
+  if constexpr (Vector) {
+    raw.word = *reinterpret_cast<const uint32_t*>(static_cast<const uint16_t*>(s.t.data) + base);
+  } else {
+#pragma unroll
+    for (int c = 0; c < kMeanChannels; ++c)
+      raw.x[c] = d + c < head_dim ? load_element(s.t.data, base + c * s.t.stride[3], s.dtype) : 0.0f;
+  }
+  return raw;
+}
+
+template <bool Vector>
+__device__ inline void add_channels(const RawChannels<Vector>& raw, bool bf16, float (&sum)[kMeanChannels]) {
+  if constexpr (Vector) {
+    const auto low = static_cast<uint16_t>(raw.word & 0xFFFFu), high = static_cast<uint16_t>(raw.word >> 16);
+    sum[0] = __fadd_rn(sum[0], bf16 ? sattn_bf16_to_float(low) : sattn_f16_to_float(low));
+    sum[1] = __fadd_rn(sum[1], bf16 ? sattn_bf16_to_float(high) : sattn_f16_to_float(high));
+  } else {
+#pragma unroll
+    for (int c = 0; c < kMeanChannels; ++c) sum[c] = __fadd_rn(sum[c], raw.x[c]);
+  }
+}
+
+// sum[c] plus rows [first, first + count) of head h at channels d + c, added in row order.
+template <bool Vector>
+__device__ inline void sum_rows(const MeanSource& s, int64_t b, int64_t h, int64_t first, int64_t count, int64_t d,
+                                int64_t head_dim, float (&sum)[kMeanChannels]) {
+  const bool bf16 = s.dtype == SATTN_DTYPE_BF16;
+  int64_t r = first;
+  for (; r + kMeanRowsInFlight <= first + count; r += kMeanRowsInFlight) {
+    RawChannels<Vector> raw[kMeanRowsInFlight];
+#pragma unroll
+    for (int k = 0; k < kMeanRowsInFlight; ++k) raw[k] = load_channels<Vector>(s, b, h, r + k, d, head_dim);
+#pragma unroll
+    for (int k = 0; k < kMeanRowsInFlight; ++k) add_channels<Vector>(raw[k], bf16, sum);
+  }
+  for (; r < first + count; ++r) add_channels<Vector>(load_channels<Vector>(s, b, h, r, d, head_dim), bf16, sum);
+}
+
+// Every mean the selection needs, in one launch so that the reads of Q and K overlap: grid (groups of means / the
+// groups a block serves, B * Hk), each group's channels split over `lanes` threads of kMeanChannels channels. Groups
+// are the key blocks, the compression blocks, then the query blocks. Key and compression means are stored
+// channel-major ([B*Hk, D, groups]) so that the scoring threads, one per key block, read them coalesced.
+template <bool Vector>
+__global__ void block_means_kernel(const KernelParams p, const TopkInput t, const MeanSource q, const MeanSource k,
+                                   int lanes) {
+  const int64_t D = p.head_dim, chunks = (D + kMeanChannels - 1) / kMeanChannels, bh = blockIdx.y;
+  const int64_t b = bh / p.kv_heads, hk = bh % p.kv_heads;
+  const int64_t per_block = kThreads / lanes, g = blockIdx.x * per_block + threadIdx.x / lanes;
+  if (threadIdx.x / lanes >= per_block || g >= t.k_blocks + t.comp_blocks + t.q_blocks) return;
+  for (int64_t chunk = threadIdx.x % lanes; chunk < chunks; chunk += lanes) {
+    const int64_t d = chunk * kMeanChannels;
+    float sum[kMeanChannels] = {};
+    if (g < t.k_blocks + t.comp_blocks) {
+      const bool comp = g >= t.k_blocks;
+      const int64_t size = comp ? t.comp : t.block, index = comp ? g - t.k_blocks : g;
+      const int64_t groups = comp ? t.comp_blocks : t.k_blocks;
+      float* const out = comp ? t.comp_means : t.block_means;
+      const int64_t first = index * size, count = min(p.kv_len, first + size) - first;
+      sum_rows<Vector>(k, b, hk, first, count, d, D, sum);
+#pragma unroll
+      for (int c = 0; c < kMeanChannels; ++c)
+        if (d + c < D) out[(bh * D + d + c) * groups + index] = __fdiv_rn(sum[c], static_cast<float>(count));
     } else {  // the mean query of a query block over the G heads of kv head hk, heads then rows
       const int64_t qb = g - t.k_blocks - t.comp_blocks, group = p.q_heads / p.kv_heads;
       const int64_t i0 = qb * t.block, rows = min(p.q_len, i0 + t.block) - i0;
-      float sum = 0.0f;
-      for (int64_t hq = hk * group; hq < (hk + 1) * group; ++hq) sum = sum_rows(p.q, p.dtype, b, hq, i0, rows, d, sum);
-      t.qbar[(bh * t.q_blocks + qb) * D + d] = __fdiv_rn(sum, static_cast<float>(group * rows));
+      for (int64_t hq = hk * group; hq < (hk + 1) * group; ++hq) sum_rows<Vector>(q, b, hq, i0, rows, d, D, sum);
+#pragma unroll
+      for (int c = 0; c < kMeanChannels; ++c)
+        if (d + c < D) t.qbar[(bh * t.q_blocks + qb) * D + d + c] = __fdiv_rn(sum[c], static_cast<float>(group * rows));
     }
   }
 }
 
-// The core's dot_f32: products and sums rounded one by one, in channel order; b's channels are `stride` apart.
-__device__ inline float dot_sequential(const float* a, const float* b, int64_t stride, int64_t n) {
-  float acc = 0.0f;
-#pragma unroll 8
-  for (int64_t i = 0; i < n; ++i) acc = __fadd_rn(acc, __fmul_rn(a[i], b[i * stride]));
-  return acc;
-}
-
 __device__ inline float rank_of(float s) { return s == s ? s : -INFINITY; }
 
-// One thread block per (b, hk, query block): scores of the candidate key blocks, then the n best by rank counting
-// (a candidate is kept when fewer than n candidates beat it: larger score, or equal score and lower index).
-__global__ void select_blocks_kernel(const KernelParams p, const TopkInput t, int64_t q_offset, int64_t global_tokens,
-                                     int32_t causal) {
-  const int64_t row = blockIdx.x;  // (b * Hk + hk) * q_blocks + qb
-  const int64_t qb = row % t.q_blocks, bh = row / t.q_blocks, D = p.head_dim;
-  const int64_t i0 = qb * t.block, i1 = min(p.q_len, i0 + t.block);
-  const int64_t p_first = i0 + q_offset, p_last = i1 - 1 + q_offset;
-  uint8_t* const kept = t.kept + row * t.k_blocks;
-  // The candidates' scores: in shared memory where they fit (the rank counting reads each one per candidate).
+// Scoring and choosing, one thread block per (b, hk, kSelectRows query blocks). Scoring stages the query blocks'
+// means and a chunk of channels x key blocks (or compression blocks) of the key means in shared memory; a thread
+// keeps kSelectRows / 2 independent chains (its key block against half the query blocks), each the core's dot_f32:
+// products and sums rounded one by one, in channel order, no fused multiply-adds. Then one warp per query block
+// keeps the n best by rank counting (a candidate is kept when fewer than n candidates beat it: larger score, or
+// equal score and lower index). Scores live in shared memory where they fit, else in the workspace.
+constexpr int kSelectRows = 8;                   // query blocks per thread block, one warp each when choosing
+constexpr int kSelectThreads = 32 * kSelectRows;
+constexpr int kSelectColumns = kSelectThreads / 2;  // key blocks scored at once: two threads per key block
+constexpr int kSelectChannels = 32;                 // channels staged at once
+constexpr int64_t kMaxSharedScores = 4096;          // [kSelectRows, k_blocks] floats in shared memory: 16 KiB
+
+// Static shared memory of the scoring: staged means and the query means' chunk.
+struct SelectStage {
+  float means[kSelectChannels][kSelectColumns];
+  float qbar[kSelectRows][kSelectChannels];
+};
+
+// dots[r][g] = qbar[r] . means[:, g] for the thread block's query blocks r and groups g < groups (key blocks, or
+// compression blocks), means channel-major [D, groups].
+__device__ void score_groups(SelectStage& stage, const float* qbar, int64_t rows, const float* means, int64_t groups,
+                             int64_t D, float* dots, int64_t dots_stride) {
+  const int column = static_cast<int>(threadIdx.x) % kSelectColumns, half = static_cast<int>(threadIdx.x) / kSelectColumns;
+  for (int64_t g0 = 0; g0 < groups; g0 += kSelectColumns) {
+    float acc[kSelectRows / 2] = {};
+    for (int64_t c0 = 0; c0 < D; c0 += kSelectChannels) {
+      __syncthreads();  // the previous chunk is consumed
+      // A fixed count of loads per thread, unrolled, so that all are in flight before the first store waits.
+      constexpr int kLoads = kSelectChannels * kSelectColumns / kSelectThreads;
+      float staged[kLoads];
+#pragma unroll
+      for (int k = 0; k < kLoads; ++k) {
+        const int e = static_cast<int>(threadIdx.x) + k * kSelectThreads;
+        const int64_t c = c0 + e / kSelectColumns, g = g0 + e % kSelectColumns;
+        staged[k] = c < D && g < groups ? __ldg(means + c * groups + g) : 0.0f;
+      }
+#pragma unroll
+      for (int k = 0; k < kLoads; ++k) {
+        const int e = static_cast<int>(threadIdx.x) + k * kSelectThreads;
+        stage.means[e / kSelectColumns][e % kSelectColumns] = staged[k];
+      }
+      for (int e = static_cast<int>(threadIdx.x); e < kSelectRows * kSelectChannels; e += kSelectThreads) {
+        const int64_t r = e / kSelectChannels, c = c0 + e % kSelectChannels;
+        stage.qbar[r][e % kSelectChannels] = r < rows && c < D ? qbar[r * D + c] : 0.0f;
+      }
+      __syncthreads();
+      const int channels = static_cast<int>(min(int64_t{kSelectChannels}, D - c0));
+      for (int c = 0; c < channels; ++c) {
+        const float mean = stage.means[c][column];
+#pragma unroll
+        for (int k = 0; k < kSelectRows / 2; ++k)
+          acc[k] = __fadd_rn(acc[k], __fmul_rn(stage.qbar[half + 2 * k][c], mean));
+      }
+    }
+    if (g0 + column < groups)
+#pragma unroll
+      for (int k = 0; k < kSelectRows / 2; ++k)
+        if (half + 2 * k < rows) dots[(half + 2 * k) * dots_stride + g0 + column] = acc[k];
+  }
+}
+
+__global__ void __launch_bounds__(kSelectThreads) select_blocks_kernel(const KernelParams p, const TopkInput t,
+                                                                       int64_t q_offset, int64_t global_tokens,
+                                                                       int32_t causal) {
+  __shared__ SelectStage stage;
   extern __shared__ float shared_scores[];
-  float* const scores = t.k_blocks <= kMaxSharedScores ? shared_scores : t.scores + row * t.k_blocks;
+  const int64_t q_groups = (t.q_blocks + kSelectRows - 1) / kSelectRows;
+  const int64_t bh = blockIdx.x / q_groups, qb0 = blockIdx.x % q_groups * kSelectRows;
+  const int64_t rows = min(int64_t{kSelectRows}, t.q_blocks - qb0), first_row = bh * t.q_blocks + qb0;
+  const int64_t D = p.head_dim;
+  float* const scores = t.k_blocks <= kMaxSharedScores / kSelectRows ? shared_scores : t.scores + first_row * t.k_blocks;
+  const float* const qbar = t.qbar + first_row * D;
+  if (t.comp > 0) {  // dots against the compression blocks, then a key block's score is the best it overlaps
+    float* const dots = t.comp_dots + first_row * t.comp_blocks;
+    score_groups(stage, qbar, rows, t.comp_means + bh * D * t.comp_blocks, t.comp_blocks, D, dots, t.comp_blocks);
+    __syncthreads();
+    for (int64_t e = threadIdx.x; e < rows * t.k_blocks; e += kSelectThreads) {
+      const int64_t r = e / t.k_blocks, kb = e % t.k_blocks;
+      const int64_t first = kb * t.block / t.comp, last = (min(p.kv_len, (kb + 1) * t.block) - 1) / t.comp;
+      float best = -INFINITY;
+      for (int64_t cb = first; cb <= last; ++cb) best = fmaxf(best, rank_of(dots[r * t.comp_blocks + cb]));
+      scores[r * t.k_blocks + kb] = best;
+    }
+  } else {
+    score_groups(stage, qbar, rows, t.block_means + bh * D * t.k_blocks, t.k_blocks, D, scores, t.k_blocks);
+  }
+  __syncthreads();
+
+  const int lane = static_cast<int>(threadIdx.x) % 32, r = static_cast<int>(threadIdx.x) / 32;
+  if (r >= rows) return;
+  const int64_t qb = qb0 + r, i0 = qb * t.block, i1 = min(p.q_len, i0 + t.block);
+  const int64_t p_first = i0 + q_offset, p_last = i1 - 1 + q_offset;
+  uint8_t* const kept = t.kept + (first_row + r) * t.k_blocks;
+  const float* const row_scores = scores + r * t.k_blocks;
   if (global_tokens > 0 && p_first < global_tokens) {  // global query rows keep every block
-    for (int64_t kb = threadIdx.x; kb < t.k_blocks; kb += blockDim.x) kept[kb] = 1;
+    for (int64_t kb = lane; kb < t.k_blocks; kb += 32) kept[kb] = 1;
     return;
   }
   int64_t candidates = t.k_blocks;
@@ -191,28 +342,13 @@ __global__ void select_blocks_kernel(const KernelParams p, const TopkInput t, in
     }
     n = min(n, candidates);
   }
-  const float* qbar = t.qbar + row * D;
-  for (int64_t kb = threadIdx.x; kb < candidates; kb += blockDim.x) {
-    float score;
-    if (t.comp > 0) {
-      const int64_t first = kb * t.block / t.comp, last = (min(p.kv_len, (kb + 1) * t.block) - 1) / t.comp;
-      score = -INFINITY;
-      for (int64_t cb = first; cb <= last; ++cb)
-        score =
-            fmaxf(score, rank_of(dot_sequential(qbar, t.comp_means + bh * D * t.comp_blocks + cb, t.comp_blocks, D)));
-    } else {
-      score = dot_sequential(qbar, t.block_means + bh * D * t.k_blocks + kb, t.k_blocks, D);
-    }
-    scores[kb] = score;
-  }
-  __syncthreads();
-  for (int64_t kb = threadIdx.x; kb < t.k_blocks; kb += blockDim.x) {
+  for (int64_t kb = lane; kb < t.k_blocks; kb += 32) {
     bool keep = false;
     if (kb < candidates) {
-      const float mine = rank_of(scores[kb]);
+      const float mine = rank_of(row_scores[kb]);
       int64_t better = 0;
       for (int64_t other = 0; other < candidates && better < n; ++other) {
-        const float theirs = rank_of(scores[other]);
+        const float theirs = rank_of(row_scores[other]);
         better += theirs > mine || (theirs == mine && other < kb);
       }
       keep = better < n;
@@ -266,6 +402,7 @@ BlockBuffers carve_blocks(const Plan& plan, WorkspaceCarver& carver) {
     t.block_means = carver.take<float>(heads * static_cast<size_t>(t.k_blocks) * D);
     t.comp_means = t.comp > 0 ? carver.take<float>(heads * static_cast<size_t>(t.comp_blocks) * D) : nullptr;
     t.scores = carver.take<float>(heads * static_cast<size_t>(t.q_blocks * t.k_blocks));
+    t.comp_dots = t.comp > 0 ? carver.take<float>(heads * static_cast<size_t>(t.q_blocks * t.comp_blocks)) : nullptr;
     t.kept = carver.take<uint8_t>(heads * static_cast<size_t>(t.q_blocks * t.k_blocks));
   }
   return buffers;
@@ -350,10 +487,19 @@ int run_block_topk(const Plan& plan, const sattn_run_args& args, KernelParams& p
   BlockBuffers buffers = carve_blocks(plan, carver);
   TopkInput& t = buffers.topk;
   const unsigned heads = static_cast<unsigned>(d.batch * d.num_kv_heads);
-  block_means_kernel<<<dim3(static_cast<unsigned>(t.k_blocks + t.comp_blocks + t.q_blocks), heads), kThreads, 0, s>>>(
-      params, t);
-  const size_t score_bytes = t.k_blocks <= kMaxSharedScores ? sizeof(float) * static_cast<size_t>(t.k_blocks) : 0;
-  select_blocks_kernel<<<static_cast<unsigned>(heads * t.q_blocks), kThreads, score_bytes, s>>>(
+  const int64_t chunks = ceil_div(d.head_dim, kMeanChannels), groups = t.k_blocks + t.comp_blocks + t.q_blocks;
+  const int lanes = static_cast<int>(std::min<int64_t>(chunks, kThreads));  // threads per group of means
+  const MeanSource q_source = mean_source(params.q, d.dtype, d.head_dim);
+  const MeanSource k_source = mean_source(params.k, d.dtype, d.head_dim);
+  const dim3 mean_grid(static_cast<unsigned>(ceil_div(groups, kThreads / lanes)), heads);
+  if (q_source.vector && k_source.vector)
+    block_means_kernel<true><<<mean_grid, kThreads, 0, s>>>(params, t, q_source, k_source, lanes);
+  else
+    block_means_kernel<false><<<mean_grid, kThreads, 0, s>>>(params, t, q_source, k_source, lanes);
+  const size_t score_bytes =
+      t.k_blocks <= kMaxSharedScores / kSelectRows ? sizeof(float) * static_cast<size_t>(kSelectRows * t.k_blocks) : 0;
+  const int64_t select_blocks = static_cast<int64_t>(heads) * ceil_div(t.q_blocks, kSelectRows);
+  select_blocks_kernel<<<static_cast<unsigned>(select_blocks), kSelectThreads, score_bytes, s>>>(
       params, t, d.kv_len - d.q_len, d.params.global_tokens, (d.flags & SATTN_FLAG_CAUSAL) != 0 ? 1 : 0);
   if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
 

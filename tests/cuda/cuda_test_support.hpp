@@ -115,6 +115,9 @@ struct Case {
   // block_mask: the mask's batch and head dimensions (1 broadcasts) and the share of blocks it keeps.
   int64_t mask_batches = 1, mask_heads = 1;
   double mask_keep = 0.3;
+  // K and V with head stride 0 (every kv head reads head 0): strides TMA cannot address, so Hopper takes the
+  // mma.sync kernel instead of the warp-specialised one.
+  bool broadcast_kv = false;
 };
 
 // A random u8 block mask [batches, heads, ceil(Lq/b), ceil(Lk/b)] on host and device.
@@ -156,7 +159,7 @@ inline std::string describe(const Case& c) {
          std::to_string(c.params.global_tokens) + " b" + std::to_string(c.params.block_size) + " l" +
          std::to_string(c.params.local_blocks) + " keep" + std::to_string(c.params.keep_ratio) + " n" +
          std::to_string(c.params.topk_blocks) + " comp" + std::to_string(c.params.comp_block_size) + " mask" +
-         std::to_string(c.mask_batches) + "x" + std::to_string(c.mask_heads);
+         std::to_string(c.mask_batches) + "x" + std::to_string(c.mask_heads) + (c.broadcast_kv ? " kv-broadcast" : "");
 }
 
 inline sattn_plan* make_plan(const sattn_attention_desc& d, const char* backend) {
@@ -182,6 +185,7 @@ inline void run_case(const Case& c, uint32_t seed) {
   Mirrored k(c.batch, c.kv_heads, c.kv_len, c.head_dim, c.dtype, c.blhd, c.pad, rng);
   Mirrored v(c.batch, c.kv_heads, c.kv_len, c.head_dim_v, c.dtype, c.blhd, c.pad, rng);
   Mirrored o(c.batch, c.q_heads, c.q_len, c.head_dim_v, c.dtype, c.blhd, c.pad, rng);
+  if (c.broadcast_kv) k.strides[1] = v.strides[1] = 0;
   Mirrored lse(c.batch, c.q_heads, c.q_len, 1, SATTN_DTYPE_F32, false, 0, rng);
   lse.strides[0] = c.q_heads * c.q_len, lse.strides[1] = c.q_len, lse.strides[2] = 1, lse.strides[3] = 1;
 

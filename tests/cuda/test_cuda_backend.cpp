@@ -43,6 +43,9 @@ TEST_CASE("cuda backend matches the reference backend", "[cuda]") {
     cases.push_back(c);
     c.causal = true, c.q_len = 300, c.kv_len = 77;  // Lq > Lk: the first rows see no key
     cases.push_back(c);
+    c.broadcast_kv = true, c.kv_heads = 2, c.q_len = 200, c.kv_len = 333;  // no TMA: mma.sync on every GPU
+    cases.push_back(c);
+    c.broadcast_kv = false;
   }
   {
     Case c = base(SATTN_PATTERN_SLIDING_WINDOW, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 128);

@@ -67,6 +67,13 @@ TEST_CASE("cuda backend selects block_topk on the device like the core", "[cuda]
   c.head_dim_v = 128, c.params.block_size = 128, c.params.keep_ratio = 0.12f, c.q_len = c.kv_len = 2100;
   c.params.global_tokens = 130;
   cases.push_back(c);
+  // Many key blocks: scores in the workspace instead of shared memory, several passes of scoring columns; odd row
+  // padding (means read element by element).
+  c.q_heads = 2, c.kv_heads = 1, c.head_dim = c.head_dim_v = 64, c.params.block_size = 16, c.params.global_tokens = 0;
+  c.params.keep_ratio = 0.05f, c.q_len = 150, c.kv_len = 9000, c.causal = false, c.pad = 1;
+  cases.push_back(c);
+  c.pad = 0, c.causal = true, c.params.comp_block_size = 24, c.params.keep_ratio = 0.0f, c.params.topk_blocks = 7;
+  cases.push_back(c);
   uint32_t seed = 200;
   for (const Case& each : cases) {
     SECTION(describe(each)) { run_case(each, seed); }
