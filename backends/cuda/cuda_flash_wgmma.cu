@@ -19,7 +19,7 @@
 namespace sattn_cuda {
 namespace {
 
-constexpr int kConsumerThreads = 2 * 128;        // two warpgroups
+constexpr int kConsumerThreads = 2 * 128;         // two warpgroups
 constexpr int kThreads = kConsumerThreads + 128;  // and the producer's: one thread issues the copies
 // Registers per thread after the warpgroups trade them (setmaxnreg): ptxas compiles a 384-thread kernel for 168, too
 // few for a consumer's S, O and P; the producer gives most of its share away.
@@ -131,12 +131,14 @@ __device__ inline void softmax_tile(float (&s)[32], uint32_t keep_bits, float sc
 // has the TMA unit copy Q once and every K/V tile into a ring of kStages buffers; two consumer warpgroups (64 query
 // rows each) only multiply and exponentiate. Full barriers (one per buffer for K and one for V, so that S can start
 // before V lands) carry the copies' byte counts; a buffer's empty barrier collects one arrival per consumer warp once
-// its P V has finished. Each consumer step overlaps like FlashAttention-3 within a warpgroup: issue S(j+1), issue
-// P V(j), wait for S(j+1), softmax of j+1 (not touching O), wait for P V(j), release buffer j, rescale O. The
-// warpgroups never wait for each other.
+// its P V has finished. A consumer step: issue S(j+1) and P V(j), wait for S(j+1), softmax of j+1 (not touching O),
+// wait for P V(j), release buffer j, rescale O. ptxas schedules the second wait ahead of the softmax (it hoists wgmma
+// waits to the top of their block), so the softmax overlaps the other warpgroup's MMAs rather than its own P V;
+// forcing the in-warpgroup overlap (a shared-memory store pinning the wait below the softmax) measured slower, as
+// did ping-pong turns between the warpgroups (docs/performance.md). The warpgroups never wait for each other.
 template <int D, bool Bf16>
-__global__ void __launch_bounds__(kThreads, 1) flash_wgmma_kernel(const __grid_constant__ TensorMaps maps,
-                                                                  const KernelParams p) {
+__global__ void __launch_bounds__(kThreads, 1)
+    flash_wgmma_kernel(const __grid_constant__ TensorMaps maps, const KernelParams p) {
 #if SATTN_CUDA_WGMMA
   extern __shared__ __align__(16) unsigned char shared_raw[];
   // The swizzle is a function of the shared address: atoms must start 1024-byte aligned.
@@ -242,7 +244,9 @@ __global__ void __launch_bounds__(kThreads, 1) flash_wgmma_kernel(const __grid_c
                        correction, next_probabilities);
     wgmma_wait<0>();
     wgmma_fence_operands(o);
-    if (lane == 0) barrier_arrive(empty(n % kStages));  // this warp is done with tile n's K and V
+    if (lane == 0) {
+      barrier_arrive(empty(n % kStages));  // this warp is done with tile n's K and V
+    }
     // P V read `probabilities` until here: keeping them live stops the register allocator from giving their
     // registers to next_probabilities while the asynchronous MMA still reads them.
 #pragma unroll

@@ -41,8 +41,8 @@ struct QuantizedBuffers {
   int8_t* v;  // [B, Hk, Lk, Dv]
   float* q_scale;
   float* k_scale;
-  float* v_scale;    // [B, Hk, Dv]
-  float* lse_shift;  // [B, Hq, Lq]
+  float* v_scale;       // [B, Hk, Dv]
+  float* lse_shift;     // [B, Hq, Lq]
   double* kbar;         // [B, Hk, D]
   double* v_max_scale;  // [B, Hk, Dv]: V's scales in float64, as the quantisation divides by them
   int64_t row_bytes;

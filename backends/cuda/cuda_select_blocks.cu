@@ -238,7 +238,7 @@ __device__ inline float rank_of(float s) { return s == s ? s : -INFINITY; }
 // products and sums rounded one by one, in channel order, no fused multiply-adds. Then one warp per query block
 // keeps the n best by rank counting (a candidate is kept when fewer than n candidates beat it: larger score, or
 // equal score and lower index). Scores live in shared memory where they fit, else in the workspace.
-constexpr int kSelectRows = 8;                   // query blocks per thread block, one warp each when choosing
+constexpr int kSelectRows = 8;  // query blocks per thread block, one warp each when choosing
 constexpr int kSelectThreads = 32 * kSelectRows;
 constexpr int kSelectColumns = kSelectThreads / 2;  // key blocks scored at once: two threads per key block
 constexpr int kSelectChannels = 32;                 // channels staged at once
@@ -254,7 +254,8 @@ struct SelectStage {
 // compression blocks), means channel-major [D, groups].
 __device__ void score_groups(SelectStage& stage, const float* qbar, int64_t rows, const float* means, int64_t groups,
                              int64_t D, float* dots, int64_t dots_stride) {
-  const int column = static_cast<int>(threadIdx.x) % kSelectColumns, half = static_cast<int>(threadIdx.x) / kSelectColumns;
+  const int column = static_cast<int>(threadIdx.x) % kSelectColumns,
+            half = static_cast<int>(threadIdx.x) / kSelectColumns;
   for (int64_t g0 = 0; g0 < groups; g0 += kSelectColumns) {
     float acc[kSelectRows / 2] = {};
     for (int64_t c0 = 0; c0 < D; c0 += kSelectChannels) {
@@ -293,16 +294,17 @@ __device__ void score_groups(SelectStage& stage, const float* qbar, int64_t rows
   }
 }
 
-__global__ void __launch_bounds__(kSelectThreads) select_blocks_kernel(const KernelParams p, const TopkInput t,
-                                                                       int64_t q_offset, int64_t global_tokens,
-                                                                       int32_t causal) {
+__global__ void __launch_bounds__(kSelectThreads)
+    select_blocks_kernel(const KernelParams p, const TopkInput t, int64_t q_offset, int64_t global_tokens,
+                         int32_t causal) {
   __shared__ SelectStage stage;
   extern __shared__ float shared_scores[];
   const int64_t q_groups = (t.q_blocks + kSelectRows - 1) / kSelectRows;
   const int64_t bh = blockIdx.x / q_groups, qb0 = blockIdx.x % q_groups * kSelectRows;
   const int64_t rows = min(int64_t{kSelectRows}, t.q_blocks - qb0), first_row = bh * t.q_blocks + qb0;
   const int64_t D = p.head_dim;
-  float* const scores = t.k_blocks <= kMaxSharedScores / kSelectRows ? shared_scores : t.scores + first_row * t.k_blocks;
+  float* const scores =
+      t.k_blocks <= kMaxSharedScores / kSelectRows ? shared_scores : t.scores + first_row * t.k_blocks;
   const float* const qbar = t.qbar + first_row * D;
   if (t.comp > 0) {  // dots against the compression blocks, then a key block's score is the best it overlaps
     float* const dots = t.comp_dots + first_row * t.comp_blocks;

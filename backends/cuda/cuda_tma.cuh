@@ -19,9 +19,7 @@ __device__ inline void barrier_init(uint32_t barrier, uint32_t arrivals) {
 }
 
 // Makes initialised barriers visible to the other threads and to the async proxy (the TMA unit) before first use.
-__device__ inline void barrier_init_fence() {
-  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-}
+__device__ inline void barrier_init_fence() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory"); }
 
 // The producer's arrival that also announces how many bytes the copies completing on this barrier will bring.
 __device__ inline void barrier_expect_bytes(uint32_t barrier, uint32_t bytes) {
@@ -37,11 +35,10 @@ __device__ inline void barrier_arrive(uint32_t barrier) {
 __device__ inline void barrier_wait(uint32_t barrier, uint32_t parity) {
   uint32_t done = 0;
   do {
-    asm volatile(
-        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(barrier), "r"(parity)
-        : "memory");
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done)
+                 : "r"(barrier), "r"(parity)
+                 : "memory");
   } while (done == 0);
 }
 
