@@ -234,15 +234,17 @@ __device__ inline float rank_of(float s) { return s == s ? s : -INFINITY; }
 
 // Scoring and choosing, one thread block per (b, hk, kSelectRows query blocks). Scoring stages the query blocks'
 // means and a chunk of channels x key blocks (or compression blocks) of the key means in shared memory; a thread
-// keeps kSelectRows / 2 independent chains (its key block against half the query blocks), each the core's dot_f32:
-// products and sums rounded one by one, in channel order, no fused multiply-adds. Then one warp per query block
-// keeps the n best by rank counting (a candidate is kept when fewer than n candidates beat it: larger score, or
+// keeps kSelectChains independent chains (its key block against every kSelectParts-th query block), each the core's
+// dot_f32: products and sums rounded one by one, in channel order, no fused multiply-adds. Then one warp per query
+// block keeps the n best by rank counting (a candidate is kept when fewer than n candidates beat it: larger score, or
 // equal score and lower index). Scores live in shared memory where they fit, else in the workspace.
 constexpr int kSelectRows = 8;  // query blocks per thread block, one warp each when choosing
 constexpr int kSelectThreads = 32 * kSelectRows;
-constexpr int kSelectColumns = kSelectThreads / 2;  // key blocks scored at once: two threads per key block
-constexpr int kSelectChannels = 32;                 // channels staged at once
-constexpr int64_t kMaxSharedScores = 4096;          // [kSelectRows, k_blocks] floats in shared memory: 16 KiB
+constexpr int kSelectColumns = 64;  // key blocks scored at once (8192 keys at block 128: one pass)
+constexpr int kSelectParts = kSelectThreads / kSelectColumns;  // threads per key block
+constexpr int kSelectChains = kSelectRows / kSelectParts;      // query blocks per thread
+constexpr int kSelectChannels = 32;                            // channels staged at once
+constexpr int64_t kMaxSharedScores = 4096;  // [kSelectRows, k_blocks] floats in shared memory: 16 KiB
 
 // Static shared memory of the scoring: staged means and the query means' chunk.
 struct SelectStage {
@@ -255,9 +257,9 @@ struct SelectStage {
 __device__ void score_groups(SelectStage& stage, const float* qbar, int64_t rows, const float* means, int64_t groups,
                              int64_t D, float* dots, int64_t dots_stride) {
   const int column = static_cast<int>(threadIdx.x) % kSelectColumns,
-            half = static_cast<int>(threadIdx.x) / kSelectColumns;
+            part = static_cast<int>(threadIdx.x) / kSelectColumns;
   for (int64_t g0 = 0; g0 < groups; g0 += kSelectColumns) {
-    float acc[kSelectRows / 2] = {};
+    float acc[kSelectChains] = {};
     for (int64_t c0 = 0; c0 < D; c0 += kSelectChannels) {
       __syncthreads();  // the previous chunk is consumed
       // A fixed count of loads per thread, unrolled, so that all are in flight before the first store waits.
@@ -280,17 +282,18 @@ __device__ void score_groups(SelectStage& stage, const float* qbar, int64_t rows
       }
       __syncthreads();
       const int channels = static_cast<int>(min(int64_t{kSelectChannels}, D - c0));
+#pragma unroll 8
       for (int c = 0; c < channels; ++c) {
         const float mean = stage.means[c][column];
 #pragma unroll
-        for (int k = 0; k < kSelectRows / 2; ++k)
-          acc[k] = __fadd_rn(acc[k], __fmul_rn(stage.qbar[half + 2 * k][c], mean));
+        for (int k = 0; k < kSelectChains; ++k)
+          acc[k] = __fadd_rn(acc[k], __fmul_rn(stage.qbar[part + kSelectParts * k][c], mean));
       }
     }
     if (g0 + column < groups)
 #pragma unroll
-      for (int k = 0; k < kSelectRows / 2; ++k)
-        if (half + 2 * k < rows) dots[(half + 2 * k) * dots_stride + g0 + column] = acc[k];
+      for (int k = 0; k < kSelectChains; ++k)
+        if (part + kSelectParts * k < rows) dots[(part + kSelectParts * k) * dots_stride + g0 + column] = acc[k];
   }
 }
 
