@@ -216,22 +216,19 @@ __global__ void __launch_bounds__(kThreads, 1)
       barrier_wait(empty(stage), (n / kRing & 1) ^ 1);  // the consumers released this stage's last step
       const int32_t keys[2] = {static_cast<int32_t>(pair.first.tile * kTileKeys),
                                pair.second.valid() ? static_cast<int32_t>(pair.second.tile * kTileKeys) : past_end};
-      barrier_expect_bytes(k_full(stage), kStageBytes<D>);
+      // A step's K or V: both tiles' boxes of 64 head dims into the stage's 128-key atoms, counted on one barrier.
+      const auto load_step = [&](unsigned char* stages, const void* map, uint32_t full) {
+        barrier_expect_bytes(full, kStageBytes<D>);
 #pragma unroll
-      for (int half = 0; half < 2; ++half)
+        for (int half = 0; half < 2; ++half)
 #pragma unroll
-        for (int atom = 0; atom < D / 64; ++atom)
-          tma_load_4d(shared_address(k_stages + stage * kStageBytes<D> + atom * kAtomBytes<kKeys> +
-                                     half * kAtomBytes<kTileKeys>),
-                      &maps.k, k_full(stage), atom * 64, keys[half], static_cast<int32_t>(hk), static_cast<int32_t>(b));
-      barrier_expect_bytes(v_full(stage), kStageBytes<D>);
-#pragma unroll
-      for (int half = 0; half < 2; ++half)
-#pragma unroll
-        for (int atom = 0; atom < D / 64; ++atom)
-          tma_load_4d(shared_address(v_stages + stage * kStageBytes<D> + atom * kAtomBytes<kKeys> +
-                                     half * kAtomBytes<kTileKeys>),
-                      &maps.v, v_full(stage), atom * 64, keys[half], static_cast<int32_t>(hk), static_cast<int32_t>(b));
+          for (int atom = 0; atom < D / 64; ++atom)
+            tma_load_4d(shared_address(stages + stage * kStageBytes<D> + atom * kAtomBytes<kKeys> +
+                                       half * kAtomBytes<kTileKeys>),
+                        map, full, atom * 64, keys[half], static_cast<int32_t>(hk), static_cast<int32_t>(b));
+      };
+      load_step(k_stages, &maps.k, k_full(stage));
+      load_step(v_stages, &maps.v, v_full(stage));
     }
     return;
   }
