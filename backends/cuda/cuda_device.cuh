@@ -139,6 +139,42 @@ __device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCurso
     return bits;
   }
   if (kind == SATTN_TILE_FULL && k0 + kKeys <= p.kv_len) return ~0u;
+  if (kind == kTileBlockMask) {
+    // One mask lookup per key block the thread's columns reach (one or two at block sizes >= 64) instead of an
+    // element predicate with two 64-bit divisions per score: the keys a row keeps are the allowed interval (causal)
+    // of the global keys, the whole row for a global query, and the mask's kept blocks.
+    const Selection& s = p.selection;
+    const int64_t block = s.block_size, kb0 = k0 / block;
+    uint32_t bits = 0;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t i = h == 0 ? row0 : row1, head = h == 0 ? head0 : head1;
+      if (i >= p.q_len) continue;
+      const int64_t position = i + rule.q_offset;
+      const int64_t last = rule.causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
+      const bool global_row = rule.global_tokens > 0 && position < rule.global_tokens;
+      const int64_t mask_head = s.mask_head_divisor == 0 ? 0 : head / s.mask_head_divisor;
+      const uint8_t* const mask_row =
+          s.block_mask + b * s.mask_stride[0] + mask_head * s.mask_stride[1] + i / block * s.mask_stride[2];
+      int64_t kb = kb0, boundary = (kb0 + 1) * block - k0;  // columns below `boundary` are in key block kb
+      bool block_kept = mask_row[kb * s.mask_stride[3]] != 0;
+#pragma unroll
+      for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+        for (int e = 2 * h; e < 2 * h + 2; ++e) {
+          const int c = n * 8 + 2 * quad + (e & 1);
+          const int64_t j = k0 + c;
+          if (c >= boundary && j <= last) {  // columns only grow: move to the key block of c
+            kb = j / block;
+            boundary = (kb + 1) * block - k0;
+            block_kept = mask_row[kb * s.mask_stride[3]] != 0;
+          }
+          const bool keep = j <= last && (global_row || j < rule.global_tokens || block_kept);
+          bits |= static_cast<uint32_t>(keep) << (n * 4 + e);
+        }
+    }
+    return bits;
+  }
   uint32_t bits = 0;  // other rules, bits, backend kinds, and FULL tiles cut by the end of the keys
 #pragma unroll 1
   for (int index = 0; index < 32; ++index) {
