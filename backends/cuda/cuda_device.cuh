@@ -103,8 +103,8 @@ __device__ inline int64_t count_tiles(const sattn_layout_view& layout, int64_t r
 // element e of the 8-key column n, whose row is row0 (e < 2) or row1 (e >= 2), of query head head0 or head1 (the decode
 // split packs several heads into a tile), and whose key is 8 n + 2 quad + (e & 1). By the span's kind: all ones for a
 // whole tile inside the sequence; for causal and plain-band tiles one interval per row plus the global keys (two
-// comparisons per score); otherwise the layout's predicate per score, in a loop that is not unrolled (one copy of its
-// code, few registers).
+// comparisons per score); BITS tiles one word per row, masked block tiles one lookup per key block; otherwise the
+// layout's predicate per score, in a loop that is not unrolled (one copy of its code, few registers).
 __device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCursor& cursor, int64_t b, int64_t row0,
                                           int64_t row1, int64_t head0, int64_t head1, int quad) {
   constexpr int kKeys = static_cast<int>(kTileK);
@@ -175,7 +175,28 @@ __device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCurso
     }
     return bits;
   }
-  uint32_t bits = 0;  // other rules, bits, backend kinds, and FULL tiles cut by the end of the keys
+  if (kind == SATTN_TILE_BITS) {  // one word of the tile's row per row (64 keys), no predicate per score
+    const sattn_layout_view& view = p.layout;
+    const uint64_t* const tile =
+        view.bits + span.bits + (cursor.tile - span.k_begin) * kTileQ * view.bits_words_per_row;
+    uint32_t bits = 0;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t i = h == 0 ? row0 : row1;
+      if (i >= p.q_len) continue;
+      const uint64_t word = tile[i % kTileQ * view.bits_words_per_row];
+#pragma unroll
+      for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+        for (int e = 2 * h; e < 2 * h + 2; ++e) {
+          const int c = n * 8 + 2 * quad + (e & 1);
+          const bool keep = k0 + c < p.kv_len && ((word >> c) & 1u) != 0;
+          bits |= static_cast<uint32_t>(keep) << (n * 4 + e);
+        }
+    }
+    return bits;
+  }
+  uint32_t bits = 0;  // other rules, backend kinds, and FULL tiles cut by the end of the keys
 #pragma unroll 1
   for (int index = 0; index < 32; ++index) {
     const int n = index / 4, e = index % 4, h = e / 2;
