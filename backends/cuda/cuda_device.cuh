@@ -103,8 +103,9 @@ __device__ inline int64_t count_tiles(const sattn_layout_view& layout, int64_t r
 // element e of the 8-key column n, whose row is row0 (e < 2) or row1 (e >= 2), of query head head0 or head1 (the decode
 // split packs several heads into a tile), and whose key is 8 n + 2 quad + (e & 1). By the span's kind: all ones for a
 // whole tile inside the sequence; for causal and plain-band tiles one interval per row plus the global keys (two
-// comparisons per score); BITS tiles one word per row, masked block tiles one lookup per key block; otherwise the
-// layout's predicate per score, in a loop that is not unrolled (one copy of its code, few registers).
+// comparisons per score); BITS tiles one word per row, masked block tiles one lookup per key block, bucket tiles
+// one bucket per row and key; otherwise the layout's predicate per score, in a loop that is not unrolled (one copy of
+// its code, few registers).
 __device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCursor& cursor, int64_t b, int64_t row0,
                                           int64_t row1, int64_t head0, int64_t head1, int quad) {
   constexpr int kKeys = static_cast<int>(kTileK);
@@ -170,6 +171,28 @@ __device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCurso
             block_kept = mask_row[kb * s.mask_stride[3]] != 0;
           }
           const bool keep = j <= last && (global_row || j < rule.global_tokens || block_kept);
+          bits |= static_cast<uint32_t>(keep) << (n * 4 + e);
+        }
+    }
+    return bits;
+  }
+  if (kind == kTileBuckets) {  // the row's bucket once, the keys' buckets straight from the array
+    const Selection& s = p.selection;
+    uint32_t bits = 0;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t i = h == 0 ? row0 : row1, head = h == 0 ? head0 : head1;
+      if (i >= p.q_len) continue;
+      const int64_t position = i + rule.q_offset;
+      const int64_t last = rule.causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
+      const int32_t bucket = s.q_buckets[(b * p.q_heads + head) * p.q_len + i];
+      const int32_t* const key_buckets = s.k_buckets + (b * p.kv_heads + head / (p.q_heads / p.kv_heads)) * p.kv_len;
+#pragma unroll
+      for (int n = 0; n < kKeys / 8; ++n)
+#pragma unroll
+        for (int e = 2 * h; e < 2 * h + 2; ++e) {
+          const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
+          const bool keep = j <= last && (j == position || key_buckets[j] == bucket);
           bits |= static_cast<uint32_t>(keep) << (n * 4 + e);
         }
     }
