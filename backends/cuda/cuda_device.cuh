@@ -99,6 +99,93 @@ __device__ inline int64_t count_tiles(const sattn_layout_view& layout, int64_t r
   return tiles;
 }
 
+// Keep bits (tile_keep_bits' numbering) of a rule evaluated row by row: for each of the thread's rows inside the
+// query, row_rule(i, head, position) returns the row's predicate of (column c, key j), asked for the keys up to the
+// row's last allowed one (its position under a causal mask, the end of the keys) in increasing column order.
+template <class RowRule>
+__device__ inline uint32_t row_rule_bits(const KernelParams& p, int64_t k0, int64_t row0, int64_t row1, int64_t head0,
+                                         int64_t head1, int quad, RowRule row_rule) {
+  constexpr int kKeys = static_cast<int>(kTileK);
+  const sattn_element_rule& rule = *p.layout.rule;
+  uint32_t bits = 0;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int64_t i = h == 0 ? row0 : row1, head = h == 0 ? head0 : head1;
+    if (i >= p.q_len) continue;
+    const int64_t position = i + rule.q_offset;
+    const int64_t last = rule.causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
+    auto keeps = row_rule(i, head, position);
+    // Not unrolled: one copy of the rule's code and few registers, in the kernels' busiest stretch.
+#pragma unroll 1
+    for (int k = 0; k < kKeys / 4; ++k) {  // the row's 16 columns: 8-key column k / 2, element 2 h + k % 2
+      const int c = k / 2 * 8 + 2 * quad + k % 2;
+      const int64_t j = k0 + c;
+      bits |= static_cast<uint32_t>(j <= last && keeps(c, j)) << (k / 2 * 4 + 2 * h + k % 2);
+    }
+  }
+  return bits;
+}
+
+// Masked block tiles (kTileBlockMask): one mask lookup per key block the thread's columns reach (one or two at block
+// sizes >= 64) instead of an element predicate with two 64-bit divisions per score: a row keeps the global keys,
+// everything if it is a global query, and the mask's kept blocks.
+__device__ inline uint32_t block_mask_bits(const KernelParams& p, int64_t k0, int64_t b, int64_t row0, int64_t row1,
+                                           int64_t head0, int64_t head1, int quad) {
+  const sattn_element_rule& rule = *p.layout.rule;
+  const Selection& s = p.selection;
+  const int64_t block = s.block_size, kb0 = k0 / block;
+  return row_rule_bits(p, k0, row0, row1, head0, head1, quad, [&](int64_t i, int64_t head, int64_t position) {
+    const bool global_row = rule.global_tokens > 0 && position < rule.global_tokens;
+    const int64_t mask_head = s.mask_head_divisor == 0 ? 0 : head / s.mask_head_divisor;
+    const uint8_t* const mask_row =
+        s.block_mask + b * s.mask_stride[0] + mask_head * s.mask_stride[1] + i / block * s.mask_stride[2];
+    int64_t boundary = (kb0 + 1) * block - k0;  // columns below `boundary` are in the current key block
+    bool block_kept = mask_row[kb0 * s.mask_stride[3]] != 0;
+    return [=](int c, int64_t j) mutable {
+      if (c >= boundary) {  // columns only grow: move to the key block of c
+        const int64_t kb = j / block;
+        boundary = (kb + 1) * block - k0;
+        block_kept = mask_row[kb * s.mask_stride[3]] != 0;
+      }
+      return global_row || j < rule.global_tokens || block_kept;
+    };
+  });
+}
+
+// Bucket tiles (kTileBuckets): the row's bucket once, the keys' buckets straight from the array.
+__device__ inline uint32_t bucket_bits(const KernelParams& p, int64_t k0, int64_t b, int64_t row0, int64_t row1,
+                                       int64_t head0, int64_t head1, int quad) {
+  const Selection& s = p.selection;
+  return row_rule_bits(p, k0, row0, row1, head0, head1, quad, [&](int64_t i, int64_t head, int64_t position) {
+    const int32_t bucket = s.q_buckets[(b * p.q_heads + head) * p.q_len + i];
+    const int32_t* const key_buckets = s.k_buckets + (b * p.kv_heads + head / (p.q_heads / p.kv_heads)) * p.kv_len;
+    return [=](int, int64_t j) { return j == position || key_buckets[j] == bucket; };
+  });
+}
+
+// BITS tiles: one word of the tile's row per row (64 keys), no predicate per score.
+__device__ inline uint32_t bit_tile_bits(const KernelParams& p, const TileCursor& cursor, int64_t k0, int64_t row0,
+                                         int64_t row1, int quad) {
+  constexpr int kKeys = static_cast<int>(kTileK);
+  const sattn_tile_span& span = cursor.current();
+  const sattn_layout_view& view = p.layout;
+  const uint64_t* const tile = view.bits + span.bits + (cursor.tile - span.k_begin) * kTileQ * view.bits_words_per_row;
+  uint32_t bits = 0;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    const int64_t i = h == 0 ? row0 : row1;
+    if (i >= p.q_len) continue;
+    const uint64_t word = tile[i % kTileQ * view.bits_words_per_row];
+#pragma unroll 1
+    for (int k = 0; k < kKeys / 4; ++k) {  // as in row_rule_bits
+      const int c = k / 2 * 8 + 2 * quad + k % 2;
+      const bool keep = k0 + c < p.kv_len && ((word >> c) & 1u) != 0;
+      bits |= static_cast<uint32_t>(keep) << (k / 2 * 4 + 2 * h + k % 2);
+    }
+  }
+  return bits;
+}
+
 // Keep bits of the 32 scores a thread holds of one 16-row mma tile against a 64-key tile: bit n * 4 + e for fragment
 // element e of the 8-key column n, whose row is row0 (e < 2) or row1 (e >= 2), of query head head0 or head1 (the decode
 // split packs several heads into a tile), and whose key is 8 n + 2 quad + (e & 1). By the span's kind: all ones for a
@@ -140,85 +227,10 @@ __device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCurso
     return bits;
   }
   if (kind == SATTN_TILE_FULL && k0 + kKeys <= p.kv_len) return ~0u;
-  if (kind == kTileBlockMask) {
-    // One mask lookup per key block the thread's columns reach (one or two at block sizes >= 64) instead of an
-    // element predicate with two 64-bit divisions per score: the keys a row keeps are the allowed interval (causal)
-    // of the global keys, the whole row for a global query, and the mask's kept blocks.
-    const Selection& s = p.selection;
-    const int64_t block = s.block_size, kb0 = k0 / block;
-    uint32_t bits = 0;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int64_t i = h == 0 ? row0 : row1, head = h == 0 ? head0 : head1;
-      if (i >= p.q_len) continue;
-      const int64_t position = i + rule.q_offset;
-      const int64_t last = rule.causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
-      const bool global_row = rule.global_tokens > 0 && position < rule.global_tokens;
-      const int64_t mask_head = s.mask_head_divisor == 0 ? 0 : head / s.mask_head_divisor;
-      const uint8_t* const mask_row =
-          s.block_mask + b * s.mask_stride[0] + mask_head * s.mask_stride[1] + i / block * s.mask_stride[2];
-      int64_t kb = kb0, boundary = (kb0 + 1) * block - k0;  // columns below `boundary` are in key block kb
-      bool block_kept = mask_row[kb * s.mask_stride[3]] != 0;
-#pragma unroll
-      for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-        for (int e = 2 * h; e < 2 * h + 2; ++e) {
-          const int c = n * 8 + 2 * quad + (e & 1);
-          const int64_t j = k0 + c;
-          if (c >= boundary && j <= last) {  // columns only grow: move to the key block of c
-            kb = j / block;
-            boundary = (kb + 1) * block - k0;
-            block_kept = mask_row[kb * s.mask_stride[3]] != 0;
-          }
-          const bool keep = j <= last && (global_row || j < rule.global_tokens || block_kept);
-          bits |= static_cast<uint32_t>(keep) << (n * 4 + e);
-        }
-    }
-    return bits;
-  }
-  if (kind == kTileBuckets) {  // the row's bucket once, the keys' buckets straight from the array
-    const Selection& s = p.selection;
-    uint32_t bits = 0;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int64_t i = h == 0 ? row0 : row1, head = h == 0 ? head0 : head1;
-      if (i >= p.q_len) continue;
-      const int64_t position = i + rule.q_offset;
-      const int64_t last = rule.causal ? min(position, p.kv_len - 1) : p.kv_len - 1;
-      const int32_t bucket = s.q_buckets[(b * p.q_heads + head) * p.q_len + i];
-      const int32_t* const key_buckets = s.k_buckets + (b * p.kv_heads + head / (p.q_heads / p.kv_heads)) * p.kv_len;
-#pragma unroll
-      for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-        for (int e = 2 * h; e < 2 * h + 2; ++e) {
-          const int64_t j = k0 + n * 8 + 2 * quad + (e & 1);
-          const bool keep = j <= last && (j == position || key_buckets[j] == bucket);
-          bits |= static_cast<uint32_t>(keep) << (n * 4 + e);
-        }
-    }
-    return bits;
-  }
-  if (kind == SATTN_TILE_BITS) {  // one word of the tile's row per row (64 keys), no predicate per score
-    const sattn_layout_view& view = p.layout;
-    const uint64_t* const tile =
-        view.bits + span.bits + (cursor.tile - span.k_begin) * kTileQ * view.bits_words_per_row;
-    uint32_t bits = 0;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const int64_t i = h == 0 ? row0 : row1;
-      if (i >= p.q_len) continue;
-      const uint64_t word = tile[i % kTileQ * view.bits_words_per_row];
-#pragma unroll
-      for (int n = 0; n < kKeys / 8; ++n)
-#pragma unroll
-        for (int e = 2 * h; e < 2 * h + 2; ++e) {
-          const int c = n * 8 + 2 * quad + (e & 1);
-          const bool keep = k0 + c < p.kv_len && ((word >> c) & 1u) != 0;
-          bits |= static_cast<uint32_t>(keep) << (n * 4 + e);
-        }
-    }
-    return bits;
-  }
+  // The masked kinds, each in a function of its own.
+  if (kind == kTileBlockMask) return block_mask_bits(p, k0, b, row0, row1, head0, head1, quad);
+  if (kind == kTileBuckets) return bucket_bits(p, k0, b, row0, row1, head0, head1, quad);
+  if (kind == SATTN_TILE_BITS) return bit_tile_bits(p, cursor, k0, row0, row1, quad);
   uint32_t bits = 0;  // other rules, backend kinds, and FULL tiles cut by the end of the keys
 #pragma unroll 1
   for (int index = 0; index < 32; ++index) {
