@@ -28,6 +28,14 @@ inline std::string why_no_gpu() {
   return {};
 }
 
+// True (with a warning naming why) where no case can run: the test then passes without running.
+inline bool skip_without_gpu() {
+  const std::string why = why_no_gpu();
+  if (why.empty()) return false;
+  WARN("cuda tests skipped: " << why);
+  return true;
+}
+
 inline const sattn_backend_info* find_backend(const char* name, sattn_backend_info& info) {
   for (int32_t i = 0; i < sattn_backend_count(); ++i) {
     info = SATTN_BACKEND_INFO_INIT;
@@ -94,6 +102,20 @@ struct Mirrored {
     t.ndim = ndim;
     for (int a = 0; a < 4; ++a) t.shape[a] = shape[a], t.strides[a] = strides[a];
     return t;
+  }
+  unsigned char* element(int64_t b, int64_t h, int64_t l, int64_t d) {
+    const int64_t index = b * strides[0] + h * strides[1] + l * strides[2] + d * strides[3];
+    return host.data() + static_cast<size_t>(index) * element_bytes(dtype);
+  }
+  // Rows l with l % period == period - 1 copy row l - 1 (keys whose scores tie exactly with the previous key's), on
+  // the host and on the device.
+  void duplicate_rows(int64_t period) {
+    for (int64_t b = 0; b < shape[0]; ++b)
+      for (int64_t h = 0; h < shape[1]; ++h)
+        for (int64_t l = period - 1; l < shape[2]; l += period)
+          for (int64_t d = 0; d < shape[3]; ++d)
+            std::memcpy(element(b, h, l, d), element(b, h, l - 1, d), element_bytes(dtype));
+    REQUIRE(cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice) == cudaSuccess);
   }
   float at(const std::vector<unsigned char>& bytes, int64_t b, int64_t h, int64_t l, int64_t d) const {
     const int64_t index = b * strides[0] + h * strides[1] + l * strides[2] + d * strides[3];
@@ -173,6 +195,46 @@ inline sattn_plan* make_plan(const sattn_attention_desc& d, const char* backend)
   return plan;
 }
 
+// The device run's O (and LSE, when given) against the reference's, which the host buffers hold: docs/patterns.md's
+// tolerances, 1e-4 (fp32) or 2e-2 (bf16, fp16) of max |O_ref| plus O's own storage rounding; int8/int4, where both
+// backends evaluate the same quantised computation (the integers agree), 2e-3 of it. LSE to 1e-5 (fp32) or 1e-3
+// relative, -inf exactly where a row keeps no key.
+inline void check_outputs(const Mirrored& o, const Mirrored* lse, int32_t precision) {
+  const int64_t batch = o.shape[0], heads = o.shape[1], rows = o.shape[2], columns = o.shape[3];
+  const std::vector<unsigned char> got = o.download();
+  double max_error = 0.0, max_ref = 0.0;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t x = 0; x < columns; ++x) {
+          const double ref = o.at(o.host, b, h, i, x), out = o.at(got, b, h, i, x);
+          REQUIRE(std::isfinite(out));
+          max_error = std::max(max_error, std::fabs(out - ref));
+          max_ref = std::max(max_ref, std::fabs(ref));
+        }
+  const double storage = o.dtype == SATTN_DTYPE_BF16 ? 1.0 / 256 : o.dtype == SATTN_DTYPE_F16 ? 1.0 / 2048 : 0.0;
+  const bool quantized = precision == SATTN_PRECISION_INT8 || precision == SATTN_PRECISION_INT4;
+  const double tolerance = (precision == SATTN_PRECISION_FP32 ? 1e-4 : quantized ? 2e-3 : 2e-2) + storage;
+  INFO("max |O - O_ref| / max |O_ref| = " << max_error / std::max(max_ref, 1e-30));
+  CHECK(max_ref > 0.0);  // the inputs are random: an all-zero reference would prove nothing
+  CHECK(max_error <= tolerance * std::max(max_ref, 1e-30));
+  if (lse == nullptr) return;
+  const std::vector<unsigned char> got_lse = lse->download();
+  double lse_error = 0.0;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < rows; ++i) {
+        const double ref = lse->at(lse->host, b, h, i, 0), out = lse->at(got_lse, b, h, i, 0);
+        if (std::isinf(ref)) {
+          CHECK(out == ref);
+          continue;
+        }
+        lse_error = std::max(lse_error, std::fabs(out - ref) / std::max(1.0, std::fabs(ref)));
+      }
+  INFO("max LSE error " << lse_error);
+  CHECK(lse_error <= (precision == SATTN_PRECISION_FP32 ? 1e-5 : 1e-3));
+}
+
 inline void run_case(const Case& c, uint32_t seed) {
   INFO(describe(c));
   sattn_attention_desc d = SATTN_ATTENTION_DESC_INIT;
@@ -227,41 +289,7 @@ inline void run_case(const Case& c, uint32_t seed) {
   cudaFree(device_workspace);
   sattn_plan_destroy(plan);
 
-  const std::vector<unsigned char> got = o.download();
-  double max_error = 0.0, max_ref = 0.0;
-  for (int64_t b = 0; b < c.batch; ++b)
-    for (int64_t h = 0; h < c.q_heads; ++h)
-      for (int64_t i = 0; i < c.q_len; ++i)
-        for (int64_t x = 0; x < c.head_dim_v; ++x) {
-          const double ref = o.at(o.host, b, h, i, x), out = o.at(got, b, h, i, x);
-          REQUIRE(std::isfinite(out));
-          max_error = std::max(max_error, std::fabs(out - ref));
-          max_ref = std::max(max_ref, std::fabs(ref));
-        }
-  // docs/patterns.md: 1e-4 (fp32) or 2e-2 (bf16, fp16) against the exact result, plus O's own storage rounding.
-  const double storage = c.dtype == SATTN_DTYPE_BF16 ? 1.0 / 256 : c.dtype == SATTN_DTYPE_F16 ? 1.0 / 2048 : 0.0;
-  // int8/int4: both backends evaluate the same quantised computation (the integers agree), to 2e-3 of it.
-  const bool quantized = c.precision == SATTN_PRECISION_INT8 || c.precision == SATTN_PRECISION_INT4;
-  const double tolerance = (c.precision == SATTN_PRECISION_FP32 ? 1e-4 : quantized ? 2e-3 : 2e-2) + storage;
-  INFO("max |O - O_ref| / max |O_ref| = " << max_error / std::max(max_ref, 1e-30));
-  CHECK(max_error <= tolerance * std::max(max_ref, 1e-30));
-
-  if (c.lse) {
-    const std::vector<unsigned char> got_lse = lse.download();
-    double lse_error = 0.0;
-    for (int64_t b = 0; b < c.batch; ++b)
-      for (int64_t h = 0; h < c.q_heads; ++h)
-        for (int64_t i = 0; i < c.q_len; ++i) {
-          const double ref = lse.at(lse.host, b, h, i, 0), out = lse.at(got_lse, b, h, i, 0);
-          if (std::isinf(ref)) {
-            CHECK(out == ref);
-            continue;
-          }
-          lse_error = std::max(lse_error, std::fabs(out - ref) / std::max(1.0, std::fabs(ref)));
-        }
-    INFO("max LSE error " << lse_error);
-    CHECK(lse_error <= (c.precision == SATTN_PRECISION_FP32 ? 1e-5 : 1e-3));
-  }
+  check_outputs(o, c.lse ? &lse : nullptr, c.precision);
 }
 
 inline Case base(int32_t pattern, int32_t dtype, int32_t precision, int64_t head_dim) {

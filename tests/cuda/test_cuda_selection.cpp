@@ -8,17 +8,6 @@
 
 using namespace cuda_test;
 
-namespace {
-
-bool skip_without_gpu() {
-  const std::string why = why_no_gpu();
-  if (why.empty()) return false;
-  WARN("cuda tests skipped: " << why);
-  return true;
-}
-
-}  // namespace
-
 TEST_CASE("cuda backend runs block_mask with the caller's device mask", "[cuda]") {
   if (skip_without_gpu()) return;
   std::vector<Case> cases;

@@ -5,112 +5,18 @@
 // different values) check that the device breaks ties to the lower index as the core does. Without a GPU the test
 // says why and passes without running. A hidden case ([timing]) times L = 4096 against dense.
 #define CATCH_CONFIG_MAIN
-#include <sattn.h>
-#include <sattn_kernels.h>
+#include "cuda_test_support.hpp"
 
-#include <cuda_runtime.h>
-
-#include <algorithm>
-#include <catch2/catch.hpp>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <random>
-#include <string>
-#include <vector>
 
 namespace {
 
-std::string why_no_gpu() {
-  int count = 0;
-  const cudaError_t error = cudaGetDeviceCount(&count);
-  if (error != cudaSuccess) return std::string("no usable CUDA driver or device: ") + cudaGetErrorString(error);
-  if (count == 0) return "no CUDA device";
-  return {};
-}
-
-size_t element_bytes(int32_t dtype) { return dtype == SATTN_DTYPE_F32 ? 4 : 2; }
-
-float to_float(const unsigned char* p, int32_t dtype) {
-  if (dtype == SATTN_DTYPE_F32) {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return dtype == SATTN_DTYPE_BF16 ? sattn_bf16_to_float(h) : sattn_f16_to_float(h);
-}
-
-void from_float(unsigned char* p, int32_t dtype, float f) {
-  if (dtype == SATTN_DTYPE_F32) {
-    std::memcpy(p, &f, 4);
-    return;
-  }
-  const uint16_t h = dtype == SATTN_DTYPE_BF16 ? sattn_float_to_bf16(f) : sattn_float_to_f16(f);
-  std::memcpy(p, &h, 2);
-}
-
-// A 4-D tensor [B, H, L, D] on the host, mirrored on the device, as BHLD or BLHD memory; uniform in [-2, 2].
-struct Mirrored {
-  int64_t shape[4];
-  int64_t strides[4];
-  int32_t dtype;
-  std::vector<unsigned char> host;
-  void* device = nullptr;
-
-  Mirrored(int64_t b, int64_t h, int64_t l, int64_t d, int32_t type, bool blhd, std::mt19937& rng)
-      : shape{b, h, l, d}, dtype(type) {
-    if (blhd) {
-      strides[0] = l * h * d, strides[1] = d, strides[2] = h * d, strides[3] = 1;
-    } else {
-      strides[0] = h * l * d, strides[1] = l * d, strides[2] = d, strides[3] = 1;
-    }
-    host.resize(static_cast<size_t>(b * h * l * d) * element_bytes(dtype));
-    std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-    for (size_t i = 0; i < host.size() / element_bytes(dtype); ++i)
-      from_float(host.data() + i * element_bytes(dtype), dtype, dist(rng));
-  }
-  ~Mirrored() { cudaFree(device); }
-  Mirrored(const Mirrored&) = delete;
-  Mirrored& operator=(const Mirrored&) = delete;
-
-  unsigned char* element(int64_t b, int64_t h, int64_t l, int64_t d) {
-    const int64_t index = b * strides[0] + h * strides[1] + l * strides[2] + d * strides[3];
-    return host.data() + static_cast<size_t>(index) * element_bytes(dtype);
-  }
-  float at(const std::vector<unsigned char>& bytes, int64_t b, int64_t h, int64_t l, int64_t d) const {
-    const int64_t index = b * strides[0] + h * strides[1] + l * strides[2] + d * strides[3];
-    return to_float(bytes.data() + static_cast<size_t>(index) * element_bytes(dtype), dtype);
-  }
-  // Key rows j with j % period == period - 1 copy row j - 1: their scores tie exactly with the previous key's.
-  void duplicate_rows(int64_t period) {
-    for (int64_t b = 0; b < shape[0]; ++b)
-      for (int64_t h = 0; h < shape[1]; ++h)
-        for (int64_t l = period - 1; l < shape[2]; l += period)
-          for (int64_t d = 0; d < shape[3]; ++d)
-            std::memcpy(element(b, h, l, d), element(b, h, l - 1, d), element_bytes(dtype));
-  }
-  void upload() {
-    REQUIRE(cudaMalloc(&device, std::max<size_t>(host.size(), 16)) == cudaSuccess);
-    REQUIRE(cudaMemcpy(device, host.data(), host.size(), cudaMemcpyHostToDevice) == cudaSuccess);
-  }
-  sattn_tensor view(bool on_device, int ndim = 4) {
-    sattn_tensor t{};
-    t.data = on_device ? device : host.data();
-    t.device_type = on_device ? SATTN_DEVICE_CUDA : SATTN_DEVICE_CPU;
-    t.dtype = dtype;
-    t.ndim = ndim;
-    for (int a = 0; a < 4; ++a) t.shape[a] = shape[a], t.strides[a] = strides[a];
-    return t;
-  }
-  std::vector<unsigned char> download() const {
-    std::vector<unsigned char> bytes(host.size());
-    REQUIRE(cudaMemcpy(bytes.data(), device, bytes.size(), cudaMemcpyDeviceToHost) == cudaSuccess);
-    return bytes;
-  }
-};
+// This program's own cases (pattern parameters, tied keys); the tensors, the plan and the skip are the shared ones.
+using cuda_test::check_outputs;
+using cuda_test::make_plan;
+using cuda_test::Mirrored;
+using cuda_test::skip_without_gpu;
 
 struct Case {
   int32_t pattern;
@@ -141,17 +47,6 @@ sattn_attention_desc descriptor(const Case& c) {
   return d;
 }
 
-sattn_plan* make_plan(const sattn_attention_desc& d, const char* backend) {
-  sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
-  prefs.backend = backend;
-  prefs.flags = SATTN_PREF_STRICT;
-  sattn_plan* plan = nullptr;
-  const sattn_status status = sattn_plan_create(&d, &prefs, &plan);
-  INFO(backend << ": " << sattn_status_string(status) << ": " << sattn_last_error());
-  REQUIRE(status == SATTN_OK);
-  return plan;
-}
-
 // Device workspace of a plan (the selection buffers), freed on scope exit.
 struct DeviceWorkspace {
   void* data = nullptr;
@@ -169,14 +64,13 @@ void run_case(const Case& c, uint32_t seed) {
   INFO(describe(c));
   const sattn_attention_desc d = descriptor(c);
   std::mt19937 rng(seed);
-  Mirrored q(c.batch, c.q_heads, c.q_len, c.head_dim, c.dtype, c.blhd, rng);
-  Mirrored k(c.batch, c.kv_heads, c.kv_len, c.head_dim, c.dtype, c.blhd, rng);
-  Mirrored v(c.batch, c.kv_heads, c.kv_len, c.head_dim_v, c.dtype, c.blhd, rng);
-  Mirrored o(c.batch, c.q_heads, c.q_len, c.head_dim_v, c.dtype, c.blhd, rng);
-  Mirrored lse(c.batch, c.q_heads, c.q_len, 1, SATTN_DTYPE_F32, false, rng);
+  Mirrored q(c.batch, c.q_heads, c.q_len, c.head_dim, c.dtype, c.blhd, 0, rng);
+  Mirrored k(c.batch, c.kv_heads, c.kv_len, c.head_dim, c.dtype, c.blhd, 0, rng);
+  Mirrored v(c.batch, c.kv_heads, c.kv_len, c.head_dim_v, c.dtype, c.blhd, 0, rng);
+  Mirrored o(c.batch, c.q_heads, c.q_len, c.head_dim_v, c.dtype, c.blhd, 0, rng);
+  Mirrored lse(c.batch, c.q_heads, c.q_len, 1, SATTN_DTYPE_F32, false, 0, rng);
   lse.strides[0] = c.q_heads * c.q_len, lse.strides[1] = c.q_len, lse.strides[2] = 1, lse.strides[3] = 1;
   if (c.tie_period > 0) k.duplicate_rows(c.tie_period);
-  for (Mirrored* t : {&q, &k, &v, &o, &lse}) t->upload();
 
   // Host reference first: its outputs are the host buffers (their random contents are overwritten).
   sattn_plan* reference = make_plan(d, "reference");
@@ -208,38 +102,7 @@ void run_case(const Case& c, uint32_t seed) {
   }
   sattn_plan_destroy(plan);
 
-  const std::vector<unsigned char> got = o.download();
-  double max_error = 0.0, max_ref = 0.0;
-  for (int64_t b = 0; b < c.batch; ++b)
-    for (int64_t h = 0; h < c.q_heads; ++h)
-      for (int64_t i = 0; i < c.q_len; ++i)
-        for (int64_t x = 0; x < c.head_dim_v; ++x) {
-          const double ref = o.at(o.host, b, h, i, x), out = o.at(got, b, h, i, x);
-          REQUIRE(std::isfinite(out));
-          max_error = std::max(max_error, std::fabs(out - ref));
-          max_ref = std::max(max_ref, std::fabs(ref));
-        }
-  // docs/patterns.md: 1e-4 (fp32) or 2e-2 (bf16, fp16) against the exact result, plus O's own storage rounding.
-  const double storage = c.dtype == SATTN_DTYPE_BF16 ? 1.0 / 256 : c.dtype == SATTN_DTYPE_F16 ? 1.0 / 2048 : 0.0;
-  const double tolerance = (c.precision == SATTN_PRECISION_FP32 ? 1e-4 : 2e-2) + storage;
-  INFO("max |O - O_ref| / max |O_ref| = " << max_error / std::max(max_ref, 1e-30));
-  CHECK(max_ref > 0.0);  // the inputs are random: an all-zero reference would prove nothing
-  CHECK(max_error <= tolerance * std::max(max_ref, 1e-30));
-
-  const std::vector<unsigned char> got_lse = lse.download();
-  double lse_error = 0.0;
-  for (int64_t b = 0; b < c.batch; ++b)
-    for (int64_t h = 0; h < c.q_heads; ++h)
-      for (int64_t i = 0; i < c.q_len; ++i) {
-        const double ref = lse.at(lse.host, b, h, i, 0), out = lse.at(got_lse, b, h, i, 0);
-        if (std::isinf(ref)) {
-          CHECK(out == ref);
-          continue;
-        }
-        lse_error = std::max(lse_error, std::fabs(out - ref) / std::max(1.0, std::fabs(ref)));
-      }
-  INFO("max LSE error " << lse_error);
-  CHECK(lse_error <= (c.precision == SATTN_PRECISION_FP32 ? 1e-5 : 1e-3));
+  check_outputs(o, &lse, c.precision);
 }
 
 Case make(int32_t pattern, int32_t dtype, int32_t precision, int64_t head_dim) {
@@ -352,11 +215,7 @@ std::vector<Case> all_cases() {
 }  // namespace
 
 TEST_CASE("cuda row-selecting patterns match the reference backend", "[cuda]") {
-  const std::string why = why_no_gpu();
-  if (!why.empty()) {
-    WARN("cuda tests skipped: " << why);
-    return;
-  }
+  if (skip_without_gpu()) return;
   // SATTN_TEST_ROWS_PATTERN=<pattern name> runs one pattern's cases only (a process per pattern on a GPU machine, so
   // that a fault in one cannot poison the CUDA context of the others).
   const char* only = std::getenv("SATTN_TEST_ROWS_PATTERN");
@@ -370,11 +229,7 @@ TEST_CASE("cuda row-selecting patterns match the reference backend", "[cuda]") {
 }
 
 TEST_CASE("cuda row-selecting patterns refuse what they do not define, naming the field", "[cuda]") {
-  const std::string why = why_no_gpu();
-  if (!why.empty()) {
-    WARN("cuda tests skipped: " << why);
-    return;
-  }
+  if (skip_without_gpu()) return;
   Case c = make(SATTN_PATTERN_LANDMARK, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 64);
   c.params.num_landmarks = 8, c.causal = true;
   const sattn_attention_desc d = descriptor(c);
@@ -390,17 +245,12 @@ TEST_CASE("cuda row-selecting patterns refuse what they do not define, naming th
 }
 
 TEST_CASE("cuda row-selecting patterns reject a workspace that is too small", "[cuda]") {
-  const std::string why = why_no_gpu();
-  if (!why.empty()) {
-    WARN("cuda tests skipped: " << why);
-    return;
-  }
+  if (skip_without_gpu()) return;
   Case c = make(SATTN_PATTERN_TOPK_PER_QUERY, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 64);
   c.params.topk_k = 8;
   std::mt19937 rng(3);
-  Mirrored q(1, 2, c.q_len, 64, c.dtype, false, rng), k(1, 1, c.kv_len, 64, c.dtype, false, rng),
-      v(1, 1, c.kv_len, 64, c.dtype, false, rng), o(1, 2, c.q_len, 64, c.dtype, false, rng);
-  for (Mirrored* t : {&q, &k, &v, &o}) t->upload();
+  Mirrored q(1, 2, c.q_len, 64, c.dtype, false, 0, rng), k(1, 1, c.kv_len, 64, c.dtype, false, 0, rng),
+      v(1, 1, c.kv_len, 64, c.dtype, false, 0, rng), o(1, 2, c.q_len, 64, c.dtype, false, 0, rng);
   sattn_plan* plan = make_plan(descriptor(c), "cuda");
   DeviceWorkspace workspace(plan);
   REQUIRE(workspace.bytes > 0);
@@ -436,16 +286,11 @@ TEST_CASE("cuda row-selecting patterns reject a workspace that is too small", "[
 // Hidden (run with "[timing]"): L = 4096, B1 Hq 16 Hk 16 D128 bf16, each pattern against dense, CUDA events around
 // back-to-back runs (selection included).
 TEST_CASE("cuda row-selecting patterns: L = 4096 timings", "[.][timing]") {
-  const std::string why = why_no_gpu();
-  if (!why.empty()) {
-    WARN("cuda timings skipped: " << why);
-    return;
-  }
+  if (skip_without_gpu()) return;
   const int64_t L = 4096, H = 16, D = 128;
   std::mt19937 rng(11);
-  Mirrored q(1, H, L, D, SATTN_DTYPE_BF16, false, rng), k(1, H, L, D, SATTN_DTYPE_BF16, false, rng),
-      v(1, H, L, D, SATTN_DTYPE_BF16, false, rng), o(1, H, L, D, SATTN_DTYPE_BF16, false, rng);
-  for (Mirrored* t : {&q, &k, &v, &o}) t->upload();
+  Mirrored q(1, H, L, D, SATTN_DTYPE_BF16, false, 0, rng), k(1, H, L, D, SATTN_DTYPE_BF16, false, 0, rng),
+      v(1, H, L, D, SATTN_DTYPE_BF16, false, 0, rng), o(1, H, L, D, SATTN_DTYPE_BF16, false, 0, rng);
   sattn_tensor dq = q.view(true), dk = k.view(true), dv = v.view(true), dout = o.view(true);
   sattn_run_args args = SATTN_RUN_ARGS_INIT;
   args.q = &dq, args.k = &dk, args.v = &dv, args.o = &dout;
