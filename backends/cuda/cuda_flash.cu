@@ -11,7 +11,9 @@
 #include <cuda_fp16.h>
 
 #include "cuda_device.cuh"
+#include "cuda_epilogue.cuh"
 #include "cuda_mma.cuh"
+#include "cuda_variants.hpp"
 
 namespace sattn_cuda {
 namespace {
@@ -233,9 +235,7 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p, c
     for (int mt = 0; mt < kWarpTiles; ++mt)
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        float sum = l[mt][h];
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        const float sum = quad_sum(l[mt][h]);
         const int r = warp * 32 + mt * 16 + group + 8 * h;
         if (r >= rows) continue;
         const int64_t out_row = ((blockIdx.x * p.batch + b) * p.q_heads + head_of(r)) * p.q_len + query_of(r);
@@ -248,25 +248,15 @@ __global__ void __launch_bounds__(kThreads) flash_kernel(const KernelParams p, c
     return;
   }
   const int64_t q0 = qt * kRows;
-  uint16_t* const o_head = static_cast<uint16_t*>(p.o.data) + b * p.o.stride[0] + hq * p.o.stride[1];
 #pragma unroll
   for (int mt = 0; mt < kWarpTiles; ++mt)
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      float sum = l[mt][h];
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
       const int64_t i = q0 + warp * 32 + mt * 16 + group + 8 * h;
-      if (i >= p.q_len) continue;
-      const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;  // a row without keys writes zeros
-      uint16_t* const row = o_head + i * p.o.stride[2];
-#pragma unroll
-      for (int dn = 0; dn < D / 8; ++dn)
-        *reinterpret_cast<uint32_t*>(row + dn * 8 + 2 * quad) =
-            pack<Bf16>(o[mt][dn][2 * h] * inverse, o[mt][dn][2 * h + 1] * inverse);
-      if (p.lse != nullptr && quad == 0)
-        p.lse[b * p.lse_stride[0] + hq * p.lse_stride[1] + i * p.lse_stride[2]] =
-            sum > 0.0f ? (m[mt][h] + log2f(sum)) * 0.69314718055994531f : -INFINITY;
+      const float sum = quad_sum(l[mt][h]);
+      if (i < p.q_len)
+        store_output_row<D, Bf16>(p, b, hq, i, quad, sum, m[mt][h],
+                                  [&](int dn, int e) { return o[mt][dn][2 * h + e]; });
     }
 }
 
@@ -318,9 +308,8 @@ int launch_flash(const KernelParams& p, void* stream) {
     if (encode_tensor_maps(p, &maps)) return launch_flash_wgmma(p, maps, stream);
   }
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
-  if (p.head_dim == 64) return bf16 ? launch<64, true>(p, s) : launch<64, false>(p, s);
-  return bf16 ? launch<128, true>(p, s) : launch<128, false>(p, s);
+  return with_variant(p.head_dim, p.dtype == SATTN_DTYPE_BF16,
+                      [&](auto d, auto bf16) { return launch<decltype(d)::value, decltype(bf16)::value>(p, s); });
 }
 
 bool flash_split_supports(const KernelParams& p, const DecodePlan& d) {
@@ -329,19 +318,19 @@ bool flash_split_supports(const KernelParams& p, const DecodePlan& d) {
 
 int launch_flash_split(const KernelParams& p, const DecodePlan& d, void* stream) {
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
-  if (p.head_dim == 64) return bf16 ? launch_split<64, true>(p, d, s) : launch_split<64, false>(p, d, s);
-  return bf16 ? launch_split<128, true>(p, d, s) : launch_split<128, false>(p, d, s);
+  return with_variant(p.head_dim, p.dtype == SATTN_DTYPE_BF16, [&](auto dim, auto bf16) {
+    return launch_split<decltype(dim)::value, decltype(bf16)::value>(p, d, s);
+  });
 }
 
 int flash_split_blocks_per_sm(int64_t head_dim, bool bf16) {
   int blocks = 0;
-  const size_t bytes = head_dim == 64 ? shared_bytes<64>() : shared_bytes<128>();
-  const void* kernel = head_dim == 64 ? (bf16 ? reinterpret_cast<const void*>(flash_kernel<64, true, true>)
-                                              : reinterpret_cast<const void*>(flash_kernel<64, false, true>))
-                                      : (bf16 ? reinterpret_cast<const void*>(flash_kernel<128, true, true>)
-                                              : reinterpret_cast<const void*>(flash_kernel<128, false, true>));
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, kThreads, bytes) != cudaSuccess) {
+  const int status = with_variant(head_dim, bf16, [&](auto d, auto b16) {
+    constexpr int D = decltype(d)::value;
+    return static_cast<int>(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+        &blocks, flash_kernel<D, decltype(b16)::value, true>, kThreads, shared_bytes<D>()));
+  });
+  if (status != cudaSuccess) {
     (void)cudaGetLastError();
     return 1;
   }
@@ -349,11 +338,7 @@ int flash_split_blocks_per_sm(int64_t head_dim, bool bf16) {
 }
 
 int prepare_flash() {
-  int status = prepare<64, true>();
-  if (status == cudaSuccess) status = prepare<64, false>();
-  if (status == cudaSuccess) status = prepare<128, true>();
-  if (status == cudaSuccess) status = prepare<128, false>();
-  return status;
+  return for_each_variant([](auto d, auto bf16) { return prepare<decltype(d)::value, decltype(bf16)::value>(); });
 }
 
 }  // namespace sattn_cuda

@@ -9,6 +9,7 @@
 #include <cuda_fp16.h>
 
 #include "cuda_device.cuh"
+#include "cuda_epilogue.cuh"
 #include "cuda_mma.cuh"
 
 namespace sattn_cuda {
@@ -194,9 +195,7 @@ __global__ void __launch_bounds__(kThreads) flash_int8_kernel(const KernelParams
   const float* const v_scale = qb.v_scale + (b * p.kv_heads + hk) * D;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    float sum = l[h];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const float sum = quad_sum(l[h]);
     const int64_t i = first_row + 8 * h;
     if (i >= p.q_len) continue;
     const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;  // a row without keys writes zeros
@@ -208,9 +207,7 @@ __global__ void __launch_bounds__(kThreads) flash_int8_kernel(const KernelParams
         const int c = dn * 8 + 2 * quad + e;
         store_element(p.o.data, o_row + c * p.o.stride[3], p.dtype, v_scale[c] * o[dn][2 * h + e] * inverse);
       }
-    if (p.lse != nullptr && quad == 0)
-      p.lse[b * p.lse_stride[0] + hq * p.lse_stride[1] + i * p.lse_stride[2]] =
-          sum > 0.0f ? (m[h] + log2f(sum)) * 0.69314718055994531f + qb.lse_shift[q_row0 + i] : -INFINITY;
+    if (quad == 0) store_lse(p, b, hq, i, row_lse(m[h], sum) + qb.lse_shift[q_row0 + i]);  // -inf stays -inf
   }
 }
 

@@ -13,8 +13,10 @@
 #include <cuda_fp16.h>
 
 #include "cuda_device.cuh"
+#include "cuda_epilogue.cuh"
 #include "cuda_mma.cuh"
 #include "cuda_tma.cuh"
+#include "cuda_variants.hpp"
 #include "cuda_wgmma.cuh"
 
 namespace sattn_cuda {
@@ -301,23 +303,12 @@ __global__ void __launch_bounds__(kThreads, 1)
     wgmma_fence_operands(o);
   }
 
-  uint16_t* const o_head = static_cast<uint16_t*>(p.o.data) + b * p.o.stride[0] + hq * p.o.stride[1];
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
-    float sum = l[h];
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     const int64_t i = first_row + 8 * h;
-    if (i >= p.q_len) continue;
-    const float inverse = sum > 0.0f ? 1.0f / sum : 0.0f;  // a row without keys writes zeros
-    uint16_t* const row = o_head + i * p.o.stride[2];
-#pragma unroll
-    for (int dn = 0; dn < D / 8; ++dn)
-      *reinterpret_cast<uint32_t*>(row + dn * 8 + 2 * quad) =
-          pack<Bf16>(o[dn * 4 + 2 * h] * inverse, o[dn * 4 + 2 * h + 1] * inverse);
-    if (p.lse != nullptr && quad == 0)
-      p.lse[b * p.lse_stride[0] + hq * p.lse_stride[1] + i * p.lse_stride[2]] =
-          sum > 0.0f ? (m[h] + log2f(sum)) * 0.69314718055994531f : -INFINITY;
+    const float sum = quad_sum(l[h]);
+    if (i < p.q_len)
+      store_output_row<D, Bf16>(p, b, hq, i, quad, sum, m[h], [&](int dn, int e) { return o[dn * 4 + 2 * h + e]; });
   }
 #else
   (void)p;
@@ -343,17 +334,12 @@ int prepare() {
 int launch_flash_wgmma(const KernelParams& p, const TensorMaps& maps, void* stream) {
   if (p.q_len == 0) return cudaSuccess;
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  const bool bf16 = p.dtype == SATTN_DTYPE_BF16;
-  if (p.head_dim == 64) return bf16 ? launch<64, true>(p, maps, s) : launch<64, false>(p, maps, s);
-  return bf16 ? launch<128, true>(p, maps, s) : launch<128, false>(p, maps, s);
+  return with_variant(p.head_dim, p.dtype == SATTN_DTYPE_BF16,
+                      [&](auto d, auto bf16) { return launch<decltype(d)::value, decltype(bf16)::value>(p, maps, s); });
 }
 
 int prepare_flash_wgmma() {
-  int status = prepare<64, true>();
-  if (status == cudaSuccess) status = prepare<64, false>();
-  if (status == cudaSuccess) status = prepare<128, true>();
-  if (status == cudaSuccess) status = prepare<128, false>();
-  return status;
+  return for_each_variant([](auto d, auto bf16) { return prepare<decltype(d)::value, decltype(bf16)::value>(); });
 }
 
 }  // namespace sattn_cuda
