@@ -1,5 +1,7 @@
 #include "cpu_isa.hpp"
 
+#include <sattn_kernels.h>
+
 #if SATTN_CPU_X86
 #include <cpuid.h>
 #endif
@@ -15,8 +17,8 @@ struct Path {
   TaskFn run_task;
   PackFn pack_kv_tile;
   bool (*available)();
-  // Problems the path has kernels of its own for; nullptr: all. Others go to the next path (the amx path is the
-  // avx512 one plus AMX tiles for bf16).
+  // Problems the path has kernels of its own for; nullptr: all. Others go to the next path (amx is avx512dot plus
+  // AMX tiles for bf16, avx512dot is avx512 plus dot-product instructions for bf16 and the integers).
   bool (*applies)(const sattn_attention_desc&);
 };
 
@@ -37,6 +39,17 @@ bool has_amx() {
   static const bool granted = amx::enable_tiles();
   return granted;
 }
+// AVX512_VNNI (CPUID 7.0 ECX bit 11) and AVX512_BF16 (CPUID 7.1 EAX bit 5) on top of AVX-512.
+bool has_avx512dot() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (!has_avx512() || __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0 || ((ecx >> 11) & 1u) == 0) return false;
+  return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && ((eax >> 5) & 1u) != 0;
+}
+// bf16 and the integers, except the row selections the kernel makes itself (top-k, N:M, on its fp32 GEMM).
+bool dot_applies(const sattn_attention_desc& d) {
+  const bool precision = d.precision == SATTN_PRECISION_BF16 || sattn_is_integer_precision(d.precision);
+  return precision && d.pattern != SATTN_PATTERN_TOPK_PER_QUERY && d.pattern != SATTN_PATTERN_NM_STRUCTURED;
+}
 // bf16 with AMX-sized heads; landmark's derived keys and the row selections (top-k, N:M) stay on avx512.
 bool amx_applies(const sattn_attention_desc& d) {
   return d.precision == SATTN_PRECISION_BF16 && d.head_dim % 32 == 0 && d.pattern != SATTN_PATTERN_LANDMARK &&
@@ -48,6 +61,7 @@ bool always() { return true; }
 const Path kPaths[] = {
 #if SATTN_CPU_X86
     {"amx", amx::run_task, amx::pack_kv_tile, has_amx, amx_applies},
+    {"avx512dot", avx512dot::run_task, avx512dot::pack_kv_tile, has_avx512dot, dot_applies},
     {"avx512", avx512::run_task, avx512::pack_kv_tile, has_avx512, nullptr},
     {"avx2", avx2::run_task, avx2::pack_kv_tile, has_avx2, nullptr},
 #endif
@@ -69,7 +83,7 @@ IsaChoice choose_isa(const sattn_attention_desc& problem) {
       return choice;
     }
     if (path.applies != nullptr && !path.applies(problem)) {
-      any = true;  // forced to this path, which runs the problem on the next one (amx: avx512)
+      any = true;  // forced to this path, which runs the problem on the next one it has (amx: avx512dot)
       continue;
     }
     choice.name = path.name;
@@ -78,8 +92,9 @@ IsaChoice choose_isa(const sattn_attention_desc& problem) {
     return choice;
   }
   if (!known) {
-    choice.refusal = std::string("cpu backend: SATTN_CPU_ISA=") + forced +
-                     " is not a path of this build (x86-64: amx, avx512, avx2, portable; elsewhere: portable)";
+    choice.refusal =
+        std::string("cpu backend: SATTN_CPU_ISA=") + forced +
+        " is not a path of this build (x86-64: amx, avx512dot, avx512, avx2, portable; elsewhere: portable)";
   }
   return choice;
 }

@@ -59,7 +59,7 @@ struct KernelParams {
 // for carving the scratch (cpu_kernel.inc) and for sizing it (scratch_floats), so the two cannot disagree. rows:
 // the block's rows (padded), tk: key columns (padded), dv: value columns (padded).
 struct ScratchLayout {
-  int64_t q, kt, v, s, p, o, m, l, alpha, row;
+  int64_t q, kt, v, s, p, o, m, l, alpha, row, q_sums;
   int64_t q_sel, k_sel, s_sel;  // selection's own operands and scores (when it needs them)
   int64_t candidates, counts;   // top-k candidates (Candidate) per row, and how many each row holds
   int64_t total;
@@ -84,6 +84,7 @@ inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_
   layout.alpha = take(rows);         // rescale factors of the tile
   const int64_t wider = head_dim > head_dim_v ? head_dim : head_dim_v;
   layout.row = take(wider > tk ? wider : tk);  // a row of Q, K or V on its way, or the tile's key scales
+  layout.q_sums = take(rows);                  // the rows' integer sums of Q (avx512dot's integer scores)
   const int64_t own = selection.own_operands ? 1 : 0;
   layout.q_sel = take(own * rows * head_dim);
   layout.k_sel = take(own * head_dim * tk);
@@ -118,6 +119,10 @@ namespace avx2 {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
 }  // namespace avx2
+namespace avx512dot {  // avx512 plus VDPBF16PS for bf16 and VPDPBUSD for int8/int4 (avx512 for the rest)
+void run_task(const KernelParams& params, float* scratch, int64_t task);
+void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+}  // namespace avx512dot
 namespace amx {  // avx512 plus AMX tiles for bf16 (falls back to the avx512 kernel for what AMX does not run)
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);

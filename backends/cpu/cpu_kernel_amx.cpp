@@ -3,5 +3,6 @@
 #define SATTN_CPU_ISA_NS amx
 #define SATTN_CPU_OWN_ENTRIES
 #include "cpu_kernel.inc"
-// cpu_amx.inc follows cpu_kernel.inc: it reuses its masking, softmax and output pieces.
+// cpu_vnni.inc and cpu_amx.inc follow cpu_kernel.inc: they reuse its flash loop, loaders, softmax and outputs.
+#include "cpu_vnni.inc"
 #include "cpu_amx.inc"
