@@ -123,11 +123,11 @@ CorrectnessResult BenchRunner::check_correctness(const Problem& problem, Plan& p
     plan.run(make_run_args(inputs, tested));
   }
 
-  // The exact run: fp32 on the CPU backend, with the pattern the tested plan resolved (auto may pick differently
-  // for another precision).
+  // The exact run: fp32 on the CPU backend, with the descriptor as given (pattern = auto stays auto, so the
+  // selector also fills in the chosen pattern's defaulted parameters), and checked to resolve the tested pattern.
   sattn_attention_desc exact_desc = problem.desc;
   exact_desc.precision = SATTN_PRECISION_FP32;
-  exact_desc.pattern = plan.details().pattern;
+  const int32_t tested_pattern = plan.details().pattern;
   Plan reference(exact_desc, kReferenceBackend, options_.threads);
   const PlanDetails reference_details = reference.details();
   if (reference_details.backend != kReferenceBackend) {
@@ -135,11 +135,11 @@ CorrectnessResult BenchRunner::check_correctness(const Problem& problem, Plan& p
                                                           reference_details.backend + "', not '" + kReferenceBackend +
                                                           "' (is $SATTN_BACKEND set?)");
   }
-  if (reference_details.pattern != exact_desc.pattern) {
+  if (reference_details.pattern != tested_pattern) {
     throw SattnError(SATTN_ERROR_INTERNAL, "the exact reference ran pattern " +
                                                sattn_tools::pattern_name(reference_details.pattern) + " instead of " +
-                                               sattn_tools::pattern_name(exact_desc.pattern) +
-                                               " (is $SATTN_FORCE_SPEC set?)");
+                                               sattn_tools::pattern_name(tested_pattern) +
+                                               " (pattern = auto chose differently at fp32)");
   }
   const ProblemOutputs exact = make_outputs(exact_desc);
   reference.run(make_run_args(inputs, exact));
