@@ -1,6 +1,6 @@
 // The built-in fast CPU backend "cpu": a flash-style tiled kernel over the core's block layout (cpu_kernel.inc),
-// built for several instruction sets and dispatched at plan time (cpu_isa.cpp). This increment runs fp32, bf16 and
-// fp16 for every pattern; int8/int4 are left out of precision_mask so the registry falls back to "reference".
+// built for several instruction sets and dispatched at plan time (cpu_isa.cpp), for every pattern and precision;
+// top-k per query, N:M and lsh are selected by the kernel itself at the float precisions.
 // Built like a plugin: only the public headers, the host API for everything it shares with the core.
 #include <sattn_backend.h>
 #include <sattn_kernels.h>
@@ -12,10 +12,12 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cpu_host.hpp"
 #include "cpu_isa.hpp"
 #include "cpu_kernel.hpp"
+#include "cpu_lsh.hpp"
 #include "cpu_quantized.hpp"
 
 namespace sattn_cpu {
@@ -37,7 +39,9 @@ struct Plan {
   size_t quantized_bytes = 0;  // int8/int4: the quantised operands (cpu_quantized.hpp), after the rest
   int32_t selecting = 0;       // the pattern whose selection the kernel makes (layout NULL in run), or 0
   SelectionScratch selection;
-  int64_t task_counters = 0;  // selecting plans: kept pairs per task (int64), after the rest
+  int64_t task_counters = 0;          // selecting plans: kept pairs per task (int64), after the quantised operands
+  std::vector<float> lsh_projection;  // lsh selected by the kernel: R[D][nb/2]
+  size_t lsh_bytes = 0;               // and its per-run tables (cpu_lsh.hpp), last in the workspace
 };
 
 // Packed K/V a run may hold at once. Packing every key tile once per run, instead of once per query tile that reads
@@ -81,17 +85,18 @@ bool block_pattern(int32_t pattern) {
          pattern == SATTN_PATTERN_BLOCK_MASK;
 }
 
-// The selection the kernel makes itself (cpu_select.inc) for top-k per query and N:M at float precisions: streamed
-// over key tiles, nothing of size Lq x Lk. N:M needs whole groups in a tile (M <= 256); top-k holds 2k candidates
-// per row of a block, within kMaxCandidateBytes per worker. Elsewhere the core builds the layout.
+// The selection the kernel makes itself at float precisions: top-k per query and N:M (cpu_select.inc) streamed over
+// key tiles, nothing of size Lq x Lk (N:M needs whole groups in a tile, M <= 256; top-k holds 2k candidates per row
+// of a block, within kMaxCandidateBytes per worker); lsh by sorted buckets (cpu_lsh.hpp) where its projection fits
+// kMaxLshProjectionFloats. Elsewhere the core builds the layout.
 constexpr int64_t kMaxCandidateBytes = int64_t{32} << 20;
 
 SelectionScratch selection_scratch(const sattn_attention_desc& d) {
   SelectionScratch selection;
   if (d.pattern == SATTN_PATTERN_TOPK_PER_QUERY) selection.candidates_per_row = 2 * d.params.topk_k;
   // Selection scores come from a GEMM of their own on the inputs as given (rounding as the core's dot products),
-  // never from the attention's rounded, scaled tile: see cpu_select.inc.
-  selection.own_operands = true;
+  // never from the attention's rounded, scaled tile: see cpu_select.inc. (lsh hashes before the attention.)
+  selection.own_operands = d.pattern != SATTN_PATTERN_LSH;
   return selection;
 }
 
@@ -99,6 +104,7 @@ int selects_itself(const sattn_problem* problem) {
   const sattn_attention_desc& d = *problem->desc;
   if (sattn_is_integer_precision(d.precision)) return 0;
   if (d.pattern == SATTN_PATTERN_NM_STRUCTURED) return d.params.nm_m <= 256 ? 1 : 0;
+  if (d.pattern == SATTN_PATTERN_LSH) return d.head_dim * (d.params.lsh_buckets / 2) <= kMaxLshProjectionFloats ? 1 : 0;
   if (d.pattern != SATTN_PATTERN_TOPK_PER_QUERY) return 0;
   const int64_t rows = (d.num_q_heads / d.num_kv_heads) * 64;  // a block of the 64-row query tiles
   const double bytes = static_cast<double>(rows) * 2.0 * static_cast<double>(d.params.topk_k) * 8.0;
@@ -152,6 +158,10 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
     const int64_t pairs = d.batch * d.num_kv_heads;
     if (sattn_is_integer_precision(d.precision)) plan->quantized_bytes = quantized_workspace(d, keys);
     if (plan->selecting != 0) plan->task_counters = d.batch * d.num_kv_heads * q_tiles;
+    if (plan->selecting == SATTN_PATTERN_LSH) {
+      plan->lsh_projection = lsh_projection(d);
+      plan->lsh_bytes = lsh_workspace(d);
+    }
     if (q_tiles > 1 && pair_floats * static_cast<int64_t>(sizeof(float)) <= kPackBudgetBytes) {
       plan->pair_floats = pair_floats;
       plan->chunk_pairs = std::min(pairs, kPackBudgetBytes / static_cast<int64_t>(sizeof(float)) / pair_floats);
@@ -168,7 +178,7 @@ const char* kernel_name(const void* state) { return static_cast<const Plan*>(sta
 size_t workspace_size(const void* state) {
   const Plan& plan = *static_cast<const Plan*>(state);
   return static_cast<size_t>(plan.slots * plan.slot_floats + plan.chunk_pairs * plan.pair_floats) * sizeof(float) +
-         plan.quantized_bytes + static_cast<size_t>(plan.task_counters) * sizeof(int64_t);
+         plan.quantized_bytes + static_cast<size_t>(plan.task_counters) * sizeof(int64_t) + plan.lsh_bytes;
 }
 
 sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
@@ -227,13 +237,19 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
       params.nm_m = d.params.nm_m;
       params.selection = plan.selection;
       params.kept_per_task = reinterpret_cast<int64_t*>(static_cast<char*>(workspace) + workspace_size(state) -
-                                                        plan.task_counters * sizeof(int64_t));
+                                                        plan.lsh_bytes - plan.task_counters * sizeof(int64_t));
       std::fill(params.kept_per_task, params.kept_per_task + plan.task_counters, int64_t{0});
+    }
+    LshTables lsh{};
+    if (plan.selecting == SATTN_PATTERN_LSH) {
+      lsh = prepare_lsh(plan.problem, *args, plan.lsh_projection,
+                        static_cast<char*>(workspace) + workspace_size(state) - plan.lsh_bytes);
+      params.lsh = &lsh;
     }
     sattn_tensor quantized[3];  // int8/int4: Q, K, V as the quantised integers; params points here
     if (plan.quantized_bytes > 0) {
-      void* operands = static_cast<char*>(workspace) +
-                       (workspace_size(state) - plan.quantized_bytes - plan.task_counters * sizeof(int64_t));
+      void* operands = static_cast<char*>(workspace) + (workspace_size(state) - plan.lsh_bytes -
+                                                        plan.task_counters * sizeof(int64_t) - plan.quantized_bytes);
       prepare_quantized(plan.problem, *args, view, view.kv_len, operands, params, quantized);
     }
     const int64_t pairs = d.batch * d.num_kv_heads;
@@ -273,8 +289,8 @@ constexpr uint32_t kPrecisions = (1u << SATTN_PRECISION_FP32) | (1u << SATTN_PRE
 const sattn_backend_ops kOps{sizeof(sattn_backend_ops),
                              SATTN_BACKEND_ABI_VERSION,
                              "cpu",
-                             "flash-style tiled SIMD attention (AVX-512, AVX2 or portable, chosen at plan time): "
-                             "every pattern, fp32/bf16/fp16",
+                             "flash-style tiled SIMD attention (AMX, AVX-512 with or without its dot-product "
+                             "instructions, AVX2 or portable, chosen at plan time): every pattern and precision",
                              SATTN_DEVICE_CPU,
                              0u,
                              kAllPatterns,

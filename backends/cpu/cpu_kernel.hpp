@@ -25,6 +25,16 @@ struct SelectionScratch {
   bool own_operands = false;
 };
 
+// lsh selected by the kernel (cpu_lsh.hpp): per (batch, kv head) pair, its keys and the rows of its G query heads
+// sorted by (bucket, position). Rows are encoded as (query head within the group) * Lq + query index.
+struct LshTables {
+  const int32_t* q_bucket;         // [B, Hq, Lq]
+  const int32_t* k_bucket;         // [B, Hk, Lk]
+  const int32_t* q_order;          // [B, Hk, G * Lq]: the pair's rows, sorted
+  const int32_t* k_order;          // [B, Hk, Lk]: the pair's key indices, sorted (the order of its packed tiles)
+  const int32_t* k_sorted_bucket;  // [B, Hk, Lk]: the buckets of k_order's keys (ascending)
+};
+
 // What one run hands the kernel; the kernel reads it from many threads at once.
 struct KernelParams {
   const sattn_layout_view* view;
@@ -47,12 +57,15 @@ struct KernelParams {
   const float* v_scale = nullptr;    // [B, Hk, Dv]
   const float* lse_shift = nullptr;  // [B, Hq, Lq]
   // The pattern whose selection the kernel makes itself (view->spans unused: SATTN_PATTERN_TOPK_PER_QUERY or
-  // SATTN_PATTERN_NM_STRUCTURED), 0 otherwise; with the causal flag, and where each task adds its kept pairs.
+  // SATTN_PATTERN_NM_STRUCTURED, SATTN_PATTERN_LSH), 0 otherwise; with the causal flag, and where each task adds its
+  // kept pairs.
   int32_t selecting = 0;
   bool causal = false;
   int64_t topk_k = 0, nm_n = 0, nm_m = 0;
   SelectionScratch selection{};
   int64_t* kept_per_task = nullptr;  // [B * Hk * num_q_tiles]
+  // selecting == SATTN_PATTERN_LSH: the sorted tables; key tiles (packed or a task's own) then hold keys in k_order.
+  const LshTables* lsh = nullptr;
 };
 
 // Where each piece of a worker's scratch lies, in floats from its start, every piece 64-byte aligned: one definition
