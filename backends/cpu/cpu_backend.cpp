@@ -39,9 +39,10 @@ struct Plan {
   size_t quantized_bytes = 0;  // int8/int4: the quantised operands (cpu_quantized.hpp), after the rest
   int32_t selecting = 0;       // the pattern whose selection the kernel makes (layout NULL in run), or 0
   SelectionScratch selection;
-  int64_t task_counters = 0;          // selecting plans: kept pairs per task (int64), after the quantised operands
-  std::vector<float> lsh_projection;  // lsh selected by the kernel: R[D][nb/2]
-  size_t lsh_bytes = 0;               // and its per-run tables (cpu_lsh.hpp), last in the workspace
+  int64_t task_counters = 0;  // selecting plans: kept pairs per task (int64), after the quantised operands
+  LshHashFn hash_lsh_rows;
+  std::vector<float> lsh_projection_t;  // lsh selected by the kernel: R^T [nb/2][D]
+  size_t lsh_bytes = 0;                 // and its per-run tables (cpu_lsh.hpp), last in the workspace
 };
 
 // Packed K/V a run may hold at once. Packing every key tile once per run, instead of once per query tile that reads
@@ -121,6 +122,9 @@ void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) 
   const bool use_block = block_pattern(d.pattern) && block > 0 && block % 8 == 0 && block <= 256;
   const int64_t needed = (std::max(d.q_len, d.kv_len) + INT32_MAX - 1) / INT32_MAX;
   *tile_q = *tile_k = std::clamp<int64_t>(std::max(use_block ? block : 64, needed), 1, 65536);
+  // lsh selected in the kernel: blocks of G x 32 sorted rows (a block spans fewer positions, so causal masking
+  // prunes more of its bucket's key tiles; 10-15% faster than 64 on the 2-core EPYC at L 2048-4096).
+  if (d.pattern == SATTN_PATTERN_LSH && selects_itself(problem) == 1) *tile_q = std::max<int64_t>(32, needed);
   // N:M selected in the kernel: key tiles of whole groups (a multiple of M near 64).
   if (d.pattern == SATTN_PATTERN_NM_STRUCTURED && selects_itself(problem) == 1) {
     const int64_t m = d.params.nm_m;
@@ -141,6 +145,7 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
     plan->kernel = std::string("cpu_flash_") + isa.name + "_" + sattn_precision_name(d.precision);
     plan->run_task = isa.run_task;
     plan->pack_kv_tile = isa.pack_kv_tile;
+    plan->hash_lsh_rows = isa.hash_lsh_rows;
     plan->selecting = selects_itself(problem) == 1 ? d.pattern : 0;
     if (plan->selecting != 0) plan->selection = selection_scratch(d);
     plan->slot_floats = scratch_floats(problem->tile_q, problem->tile_k, d.num_q_heads / d.num_kv_heads, d.head_dim,
@@ -159,7 +164,7 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
     if (sattn_is_integer_precision(d.precision)) plan->quantized_bytes = quantized_workspace(d, keys);
     if (plan->selecting != 0) plan->task_counters = d.batch * d.num_kv_heads * q_tiles;
     if (plan->selecting == SATTN_PATTERN_LSH) {
-      plan->lsh_projection = lsh_projection(d);
+      plan->lsh_projection_t = lsh_projection_t(d);
       plan->lsh_bytes = lsh_workspace(d);
     }
     if (q_tiles > 1 && pair_floats * static_cast<int64_t>(sizeof(float)) <= kPackBudgetBytes) {
@@ -242,7 +247,9 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
     }
     LshTables lsh{};
     if (plan.selecting == SATTN_PATTERN_LSH) {
-      lsh = prepare_lsh(plan.problem, *args, plan.lsh_projection,
+      // The workers' scratch slots serve the hash first (each holds far more than lsh_hash_scratch_floats).
+      lsh = prepare_lsh(plan.problem, *args, plan.lsh_projection_t, plan.hash_lsh_rows,
+                        LshScratch{scratch, plan.slot_floats, plan.slots},
                         static_cast<char*>(workspace) + workspace_size(state) - plan.lsh_bytes);
       params.lsh = &lsh;
     }

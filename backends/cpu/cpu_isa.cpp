@@ -16,6 +16,7 @@ struct Path {
   const char* name;
   TaskFn run_task;
   PackFn pack_kv_tile;
+  LshHashFn hash_lsh_rows;
   bool (*available)();
   // Problems the path has kernels of its own for; nullptr: all. Others go to the next path (amx is avx512dot plus
   // AMX tiles for bf16, avx512dot is avx512 plus dot-product instructions for bf16 and the integers).
@@ -60,12 +61,12 @@ bool always() { return true; }
 
 const Path kPaths[] = {
 #if SATTN_CPU_X86
-    {"amx", amx::run_task, amx::pack_kv_tile, has_amx, amx_applies},
-    {"avx512dot", avx512dot::run_task, avx512dot::pack_kv_tile, has_avx512dot, dot_applies},
-    {"avx512", avx512::run_task, avx512::pack_kv_tile, has_avx512, nullptr},
-    {"avx2", avx2::run_task, avx2::pack_kv_tile, has_avx2, nullptr},
+    {"amx", amx::run_task, amx::pack_kv_tile, amx::hash_lsh_rows, has_amx, amx_applies},
+    {"avx512dot", avx512dot::run_task, avx512dot::pack_kv_tile, avx512dot::hash_lsh_rows, has_avx512dot, dot_applies},
+    {"avx512", avx512::run_task, avx512::pack_kv_tile, avx512::hash_lsh_rows, has_avx512, nullptr},
+    {"avx2", avx2::run_task, avx2::pack_kv_tile, avx2::hash_lsh_rows, has_avx2, nullptr},
 #endif
-    {"portable", portable::run_task, portable::pack_kv_tile, always, nullptr}};
+    {"portable", portable::run_task, portable::pack_kv_tile, portable::hash_lsh_rows, always, nullptr}};
 
 }  // namespace
 
@@ -89,6 +90,7 @@ IsaChoice choose_isa(const sattn_attention_desc& problem) {
     choice.name = path.name;
     choice.run_task = path.run_task;
     choice.pack_kv_tile = path.pack_kv_tile;
+    choice.hash_lsh_rows = path.hash_lsh_rows;
     return choice;
   }
   if (!known) {

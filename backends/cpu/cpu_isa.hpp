@@ -12,6 +12,7 @@ struct IsaChoice {
   const char* name = nullptr;  // "amx", "avx512", "avx2", "portable"; nullptr when refused
   TaskFn run_task = nullptr;
   PackFn pack_kv_tile = nullptr;
+  LshHashFn hash_lsh_rows = nullptr;
   std::string refusal;  // why SATTN_CPU_ISA cannot be honoured
 };
 

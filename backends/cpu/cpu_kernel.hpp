@@ -120,6 +120,18 @@ int64_t packed_tile_floats(int64_t tile_k, int64_t head_dim, int64_t head_dim_v)
 // 64-byte aligned): converted to fp32, rounded to the precision, K transposed, padding zero.
 using PackFn = void (*)(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
 
+// lsh hashing (cpu_lsh.hpp): rows of a [B, heads, len, D] tensor and the projection's columns R^T [half][D].
+struct LshHashJob {
+  const sattn_tensor* tensor;
+  int64_t heads, len, head_dim, half;
+  const float* projection_t;
+  int32_t* buckets;  // [B * heads * len]
+};
+// Scratch floats one call of an LshHashFn needs: a row, and up to 16 rows transposed.
+inline int64_t lsh_hash_scratch_floats(int64_t head_dim) { return 17 * head_dim; }
+// The buckets of rows [first, first + count) of the job.
+using LshHashFn = void (*)(const LshHashJob& job, int64_t first, int64_t count, float* scratch);
+
 // Computes the output rows of task (batch, kv head, query tile) = task index in that nesting order, with the given
 // scratch of scratch_floats() floats (64-byte aligned).
 using TaskFn = void (*)(const KernelParams& params, float* scratch, int64_t task);
@@ -127,24 +139,29 @@ using TaskFn = void (*)(const KernelParams& params, float* scratch, int64_t task
 namespace avx512 {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+void hash_lsh_rows(const LshHashJob& job, int64_t first, int64_t count, float* scratch);
 }  // namespace avx512
 namespace avx2 {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+void hash_lsh_rows(const LshHashJob& job, int64_t first, int64_t count, float* scratch);
 }  // namespace avx2
 namespace avx512dot {  // avx512 plus VDPBF16PS for bf16 and VPDPBUSD for int8/int4 (avx512 for the rest)
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+void hash_lsh_rows(const LshHashJob& job, int64_t first, int64_t count, float* scratch);
 }  // namespace avx512dot
 namespace amx {  // avx512 plus AMX tiles for bf16 (falls back to the avx512 kernel for what AMX does not run)
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+void hash_lsh_rows(const LshHashJob& job, int64_t first, int64_t count, float* scratch);
 // Asks Linux for the AMX tile state (once per process): false where the kernel refuses it.
 bool enable_tiles();
 }  // namespace amx
 namespace portable {
 void run_task(const KernelParams& params, float* scratch, int64_t task);
 void pack_kv_tile(const KernelParams& params, int64_t pair, int64_t kt, float* dst);
+void hash_lsh_rows(const LshHashJob& job, int64_t first, int64_t count, float* scratch);
 }  // namespace portable
 
 }  // namespace sattn_cpu

@@ -3,6 +3,7 @@
 #include <sattn_kernels.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "cpu_host.hpp"
 
@@ -11,46 +12,47 @@ namespace {
 
 size_t aligned_bytes(int64_t count) { return (static_cast<size_t>(count) * sizeof(int32_t) + 63) / 64 * 64; }
 
-// Row (b, h, i) of a 4-D tensor of f32, bf16 or f16 as fp32, exactly (the inputs as given).
-void read_row(const sattn_tensor& t, int64_t b, int64_t h, int64_t i, int64_t n, float* dst) {
-  const int64_t base = b * t.strides[0] + h * t.strides[1] + i * t.strides[2], step = t.strides[3];
-  if (t.dtype == SATTN_DTYPE_F32) {
-    const float* src = static_cast<const float*>(t.data) + base;
-    for (int64_t d = 0; d < n; ++d) dst[d] = src[d * step];
-    return;
-  }
-  const uint16_t* src = static_cast<const uint16_t*>(t.data) + base;
-  for (int64_t d = 0; d < n; ++d)
-    dst[d] = t.dtype == SATTN_DTYPE_BF16 ? sattn_bf16_to_float(src[d * step]) : sattn_f16_to_float(src[d * step]);
+// fn(slot scratch, n) for n in [0, count), the workers taking items from a shared counter, each with its own slot.
+template <typename Fn>
+void for_each_in_slots(int64_t count, const LshScratch& scratch, int32_t threads, const Fn& fn) {
+  std::atomic<int64_t> next{0};
+  parallel_for(std::min(scratch.slots, count), threads, 1, [&](int64_t first_slot, int64_t last_slot) {
+    for (int64_t slot = first_slot; slot < last_slot; ++slot)
+      for (int64_t n = next.fetch_add(1, std::memory_order_relaxed); n < count;
+           n = next.fetch_add(1, std::memory_order_relaxed))
+        fn(scratch.base + slot * scratch.slot_floats, n);
+  });
 }
 
-// bucket(x) = the first index of the largest of [x.R, -x.R] (NaN ranked lowest), x.R accumulated in fp32 in
-// increasing d: the same expression in the same order as the core's hash, so both give every row the same bucket
-// (on baseline x86-64, which has no fused multiply-add, a rounded product then a rounded sum).
-void hash_rows(const sattn_tensor& t, int64_t heads, int64_t len, int64_t D, const std::vector<float>& projection,
-               int32_t threads, int32_t* buckets) {
-  const int64_t half = static_cast<int64_t>(projection.size()) / D;
-  parallel_for(t.shape[0] * heads * len, threads, 64, [&](int64_t begin, int64_t end) {
-    std::vector<float> x(static_cast<size_t>(D)), projected(static_cast<size_t>(half));
-    for (int64_t r = begin; r < end; ++r) {
-      read_row(t, r / (heads * len), (r / len) % heads, r % len, D, x.data());
-      std::fill(projected.begin(), projected.end(), 0.0f);
-      for (int64_t d = 0; d < D; ++d)
-        for (int64_t c = 0; c < half; ++c)
-          projected[static_cast<size_t>(c)] +=
-              x[static_cast<size_t>(d)] * projection[static_cast<size_t>(d * half + c)];
-      const auto rank = [](float s) { return s == s ? s : -__builtin_inff(); };
-      int64_t best = 0;
-      float best_value = rank(projected[0]);
-      for (int64_t c = 0; c < 2 * half; ++c) {
-        const float v = rank(c < half ? projected[static_cast<size_t>(c)] : -projected[static_cast<size_t>(c - half)]);
-        if (v > best_value) {
-          best = c;
-          best_value = v;
-        }
-      }
-      buckets[r] = static_cast<int32_t>(best);
+// The buckets of every row of a [B, heads, len, D] tensor, hashed kW rows at a time by the ISA path's `hash`.
+void hash_tensor(const sattn_tensor& t, int64_t heads, int64_t len, const std::vector<float>& projection_t,
+                 LshHashFn hash, const LshScratch& scratch, int32_t threads, int32_t* buckets) {
+  const int64_t D = t.shape[3], count = t.shape[0] * heads * len, block = 256;
+  const LshHashJob job{&t, heads, len, D, static_cast<int64_t>(projection_t.size()) / D, projection_t.data(), buckets};
+  for_each_in_slots((count + block - 1) / block, scratch, threads,
+                    [&](float* slot, int64_t n) { hash(job, n * block, std::min(block, count - n * block), slot); });
+}
+
+// order[0, n) = the items 0..n-1 (enumerated as item(e), e = 0..n-1) sorted by bucket, in enumeration order within a
+// bucket. With nb counters fitting the slot a counting sort (linear, stable); otherwise a comparison sort.
+template <typename Item>
+void sort_by_bucket(const int32_t* bucket, int64_t n, int64_t nb, const Item& item, int32_t* order, float* slot,
+                    int64_t slot_floats) {
+  if (nb + 1 <= slot_floats) {
+    int32_t* start = reinterpret_cast<int32_t*>(slot);  // start[b]: where bucket b's items begin
+    std::fill(start, start + nb + 1, 0);
+    for (int64_t e = 0; e < n; ++e) ++start[bucket[item(e)] + 1];
+    for (int64_t b = 0; b < nb; ++b) start[b + 1] += start[b];
+    for (int64_t e = 0; e < n; ++e) {
+      const int32_t it = item(e);
+      order[start[bucket[it]]++] = it;
     }
+    return;
+  }
+  for (int64_t e = 0; e < n; ++e) order[e] = item(e);
+  // Enumeration rank of an item, to break ties as the counting sort does.
+  std::sort(order, order + n, [&](int32_t a, int32_t b) {
+    return bucket[a] != bucket[b] ? bucket[a] < bucket[b] : item.rank(a) < item.rank(b);
   });
 }
 
@@ -77,18 +79,20 @@ Pieces carve(const sattn_attention_desc& d, char* base, size_t* used) {
 
 }  // namespace
 
-std::vector<float> lsh_projection(const sattn_attention_desc& d) {
-  std::vector<float> projection(static_cast<size_t>(d.head_dim * (d.params.lsh_buckets / 2)));
+std::vector<float> lsh_projection_t(const sattn_attention_desc& d) {
+  const int64_t D = d.head_dim, half = d.params.lsh_buckets / 2;
+  std::vector<float> projection_t(static_cast<size_t>(D * half));
   uint64_t state = d.params.lsh_seed;
-  for (float& r : projection) {  // SplitMix64, each draw mapped to (z >> 40) * 2^-23 - 1
+  for (int64_t n = 0; n < D * half;
+       ++n) {  // draw n is R[n / half][n % half]: SplitMix64, mapped to (z >> 40) * 2^-23 - 1
     state += 0x9E3779B97F4A7C15ull;
     uint64_t z = state;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     z ^= z >> 31;
-    r = static_cast<float>(z >> 40) * 0x1p-23f - 1.0f;
+    projection_t[static_cast<size_t>((n % half) * D + n / half)] = static_cast<float>(z >> 40) * 0x1p-23f - 1.0f;
   }
-  return projection;
+  return projection_t;
 }
 
 size_t lsh_workspace(const sattn_attention_desc& d) {
@@ -97,33 +101,35 @@ size_t lsh_workspace(const sattn_attention_desc& d) {
   return used;
 }
 
-LshTables prepare_lsh(const sattn_problem& problem, const sattn_run_args& args, const std::vector<float>& projection,
-                      void* workspace) {
+LshTables prepare_lsh(const sattn_problem& problem, const sattn_run_args& args, const std::vector<float>& projection_t,
+                      LshHashFn hash, const LshScratch& scratch, void* tables) {
   const sattn_attention_desc& d = *problem.desc;
   size_t used = 0;
-  const Pieces p = carve(d, static_cast<char*>(workspace), &used);
+  const Pieces p = carve(d, static_cast<char*>(tables), &used);
   const int32_t threads = problem.num_threads;
-  hash_rows(*args.q, d.num_q_heads, d.q_len, d.head_dim, projection, threads, p.q_bucket);
-  hash_rows(*args.k, d.num_kv_heads, d.kv_len, d.head_dim, projection, threads, p.k_bucket);
+  hash_tensor(*args.q, d.num_q_heads, d.q_len, projection_t, hash, scratch, threads, p.q_bucket);
+  hash_tensor(*args.k, d.num_kv_heads, d.kv_len, projection_t, hash, scratch, threads, p.k_bucket);
   const int64_t group = d.num_q_heads / d.num_kv_heads, rows = group * d.q_len, Lq = d.q_len, Lk = d.kv_len;
   // Every pair on its own: keys by (bucket, index); the G heads' rows by (bucket, position, head), so rows that
   // share a bucket and a stretch of positions share blocks (and, under causal masking, the same keys).
-  parallel_for(d.batch * d.num_kv_heads, threads, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t pair = begin; pair < end; ++pair) {
-      const int32_t* k_bucket = p.k_bucket + pair * Lk;
-      int32_t* k_order = p.k_order + pair * Lk;
-      for (int64_t j = 0; j < Lk; ++j) k_order[j] = static_cast<int32_t>(j);
-      std::sort(k_order, k_order + Lk,
-                [&](int32_t a, int32_t b) { return k_bucket[a] != k_bucket[b] ? k_bucket[a] < k_bucket[b] : a < b; });
-      for (int64_t j = 0; j < Lk; ++j) p.k_sorted_bucket[pair * Lk + j] = k_bucket[k_order[j]];
-      const int32_t* q_bucket = p.q_bucket + pair * rows;  // the pair's G heads are consecutive in [B, Hq, Lq]
-      int32_t* q_order = p.q_order + pair * rows;
-      for (int64_t r = 0; r < rows; ++r) q_order[r] = static_cast<int32_t>(r);
-      std::sort(q_order, q_order + rows, [&](int32_t a, int32_t b) {
-        if (q_bucket[a] != q_bucket[b]) return q_bucket[a] < q_bucket[b];
-        return a % Lq != b % Lq ? a % Lq < b % Lq : a < b;
-      });
-    }
+  const int64_t nb = d.params.lsh_buckets;
+  struct KeyItems {  // keys in index order
+    int32_t operator()(int64_t e) const { return static_cast<int32_t>(e); }
+    int64_t rank(int32_t key) const { return key; }
+  };
+  struct RowItems {  // row codes (head within the group * Lq + i) in (position, head) order
+    int64_t group, Lq;
+    int32_t operator()(int64_t e) const { return static_cast<int32_t>((e % group) * Lq + e / group); }
+    int64_t rank(int32_t code) const { return (code % Lq) * group + code / Lq; }
+  };
+  for_each_in_slots(d.batch * d.num_kv_heads, scratch, threads, [&](float* slot, int64_t pair) {
+    const int32_t* k_bucket = p.k_bucket + pair * Lk;
+    int32_t* k_order = p.k_order + pair * Lk;
+    sort_by_bucket(k_bucket, Lk, nb, KeyItems{}, k_order, slot, scratch.slot_floats);
+    for (int64_t j = 0; j < Lk; ++j) p.k_sorted_bucket[pair * Lk + j] = k_bucket[k_order[j]];
+    // The pair's G heads are consecutive in [B, Hq, Lq]: its rows' buckets start at pair * rows.
+    sort_by_bucket(p.q_bucket + pair * rows, rows, nb, RowItems{group, Lq}, p.q_order + pair * rows, slot,
+                   scratch.slot_floats);
   });
   return LshTables{p.q_bucket, p.k_bucket, p.q_order, p.k_order, p.k_sorted_bucket};
 }

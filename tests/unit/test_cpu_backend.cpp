@@ -186,7 +186,7 @@ RunResult run_on(const char* backend, const sattn_attention_desc& d, const std::
 
 }  // namespace
 
-TEST_CASE("cpu selects top-k and N:M itself: same keys as reference, ties to the lower index, kept pairs counted",
+TEST_CASE("cpu selects top-k, N:M and lsh itself: same keys as reference, ties to the lower index, kept pairs counted",
           "[cpu]") {
   // Keys in identical pairs (2j, 2j + 1) make every score tie with its neighbour's: the lower index must win, in
   // top-k across tiles and in N:M groups. Lq > Lk with causal leaves the first rows empty.
@@ -208,13 +208,15 @@ TEST_CASE("cpu selects top-k and N:M itself: same keys as reference, ties to the
   for (size_t j = 0; j < 140; j += 2)
     for (size_t c = 0; c < 16; ++c) k[j * 16 + c] = k[(j + 1) * 16 + c] = uniform();
   for (const bool causal : {false, true})
-    for (const int pattern : {SATTN_PATTERN_TOPK_PER_QUERY, SATTN_PATTERN_NM_STRUCTURED}) {
+    for (const int pattern : {SATTN_PATTERN_TOPK_PER_QUERY, SATTN_PATTERN_NM_STRUCTURED, SATTN_PATTERN_LSH}) {
       d.flags = causal ? SATTN_FLAG_CAUSAL : 0u;
       d.pattern = pattern;
       d.params = SATTN_PATTERN_PARAMS_INIT;
       d.params.topk_k = 9;  // odd: one of a tied pair is in, the other out
       d.params.nm_n = 1;    // 1:2 groups hold exactly one tied pair each (kept: the lower one)
       d.params.nm_m = 2;
+      d.params.lsh_buckets = 6;  // lsh: own positions in other buckets, and with Lq > Lk rows without one
+      d.params.lsh_seed = 11;
       INFO("pattern " << sattn_pattern_name(pattern) << (causal ? " causal" : ""));
       const RunResult cpu = run_on("cpu", d, q, k, v), reference = run_on("reference", d, q, k, v);
       CHECK(cpu.stats.kept_pairs == reference.stats.kept_pairs);
