@@ -36,7 +36,8 @@ int64_t nearest_centroid(const float* key, const float* centroids, int64_t m, in
     float distance = 0.0f;
     for (int64_t d = 0; d < dim; ++d) {
       const float diff = key[d] - centroids[c * dim + d];
-      distance += diff * diff;
+      const float square = diff * diff;  // rounded before it is added (docs/patterns.md), never fused
+      distance += square;
     }
     if (distance < best_distance) {
       best = c;

@@ -89,8 +89,10 @@ class LshRule final : public PatternRule {
         std::fill(projected.begin(), projected.end(), 0.0f);
         const float* x = &rows[static_cast<size_t>(r * D)];
         for (int64_t d = 0; d < D; ++d)
-          for (int64_t c = 0; c < half; ++c)
-            projected[static_cast<size_t>(c)] += x[d] * projection[static_cast<size_t>(d * half + c)];
+          for (int64_t c = 0; c < half; ++c) {
+            const float product = x[d] * projection[static_cast<size_t>(d * half + c)];  // rounded: see dot_f32
+            projected[static_cast<size_t>(c)] += product;
+          }
         int64_t best = 0;
         float best_value = ScoreOrder::rank(projected[0]);
         for (int64_t c = 0; c < 2 * half; ++c) {

@@ -33,10 +33,15 @@ void compute_landmarks(const SelectionInputs& in, std::vector<float>& keys, std:
 std::unique_ptr<sattn_layout> make_layout(const sattn_problem& problem, const sattn_run_args* args,
                                           int32_t num_threads);
 
-// fp32 dot product accumulated in increasing index order, the order the selections are defined with.
+// fp32 dot product accumulated in increasing index order, each product rounded before it is added: the order and
+// rounding the selections are defined with. The product is a statement of its own so that no compiler fuses it with
+// the sum (clang's default -ffp-contract=on fuses within one expression, into fmadd on riscv64).
 inline float dot_f32(const float* a, const float* b, int64_t n) {
   float acc = 0.0f;
-  for (int64_t i = 0; i < n; ++i) acc += a[i] * b[i];
+  for (int64_t i = 0; i < n; ++i) {
+    const float product = a[i] * b[i];
+    acc += product;
+  }
   return acc;
 }
 
