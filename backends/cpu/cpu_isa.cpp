@@ -30,12 +30,12 @@ bool has_avx512() {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
 }
 bool has_avx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
-// AMX-TILE, AMX-BF16 (CPUID 7.0 EDX bits 24, 22) and AVX512_BF16 (CPUID 7.1 EAX bit 5), and Linux granting the
-// process the tile state (asked once; a kernel without AMX support refuses).
+// AMX-TILE, AMX-BF16, AMX-INT8 (CPUID 7.0 EDX bits 24, 22, 25) and AVX512_BF16 (CPUID 7.1 EAX bit 5), and Linux
+// granting the process the tile state (asked once; a kernel without AMX support refuses).
 bool has_amx() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   if (!has_avx512() || __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) return false;
-  const bool tiles = ((edx >> 24) & 1u) != 0 && ((edx >> 22) & 1u) != 0;
+  const bool tiles = ((edx >> 24) & 1u) != 0 && ((edx >> 22) & 1u) != 0 && ((edx >> 25) & 1u) != 0;
   if (!tiles || __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) == 0 || ((eax >> 5) & 1u) == 0) return false;
   static const bool granted = amx::enable_tiles();
   return granted;
@@ -51,8 +51,10 @@ bool dot_applies(const sattn_attention_desc& d) {
   const bool precision = d.precision == SATTN_PRECISION_BF16 || sattn_is_integer_precision(d.precision);
   return precision && d.pattern != SATTN_PATTERN_TOPK_PER_QUERY && d.pattern != SATTN_PATTERN_NM_STRUCTURED;
 }
-// bf16 with AMX-sized heads; landmark's derived keys and the row selections (top-k, N:M) stay on avx512.
+// bf16 with AMX-sized heads (landmark's derived keys and the row selections, top-k and N:M, stay on avx512dot), and
+// int8/int4 with heads of whole 64-byte tile rows.
 bool amx_applies(const sattn_attention_desc& d) {
+  if (sattn_is_integer_precision(d.precision)) return d.head_dim % 64 == 0;
   return d.precision == SATTN_PRECISION_BF16 && d.head_dim % 32 == 0 && d.pattern != SATTN_PATTERN_LANDMARK &&
          d.pattern != SATTN_PATTERN_TOPK_PER_QUERY && d.pattern != SATTN_PATTERN_NM_STRUCTURED;
 }

@@ -90,7 +90,7 @@ inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_
   layout.kt = take(head_dim * tk);   // K^T of the tile when a task packs its own
   layout.v = take(tk * dv);          // V of the tile likewise
   layout.s = take(rows * tk);        // scores, then P
-  layout.p = take(rows * tk / 2);    // P as bf16 (amx path)
+  layout.p = take(rows * tk);        // P as bf16, or its high and low bf16 parts (amx, avx512dot)
   layout.o = take(rows * dv);        // O accumulators
   layout.m = take(rows);             // running max
   layout.l = take(rows);             // running sum
