@@ -29,22 +29,36 @@ void segment_means(const float* rows, int64_t count, int64_t dim, int64_t m, flo
   }
 }
 
-int64_t nearest_centroid(const float* key, const float* centroids, int64_t m, int64_t dim) {
-  int64_t best = 0;
-  float best_distance = __builtin_inff();
-  for (int64_t c = 0; c < m; ++c) {
-    float distance = 0.0f;
+// The nearest centroid of every key: squared distances in fp32, each square rounded before it is added in increasing
+// d, ties to the lower centroid (NaN never nearest). The centroids are transposed to [D][m] so that the m distances
+// of a key grow side by side, a vector of centroids per instruction: each centroid's own sum keeps its order, so this
+// is the scalar definition, vectorised (what the core's baseline x86-64 build can: SSE2, four centroids at once).
+void assign_nearest(const float* keys, int64_t count, const float* centroids, int64_t m, int64_t dim,
+                    std::vector<int64_t>& assignment) {
+  std::vector<float> transposed(static_cast<size_t>(m * dim)), distance(static_cast<size_t>(m));
+  for (int64_t c = 0; c < m; ++c)
+    for (int64_t d = 0; d < dim; ++d) transposed[static_cast<size_t>(d * m + c)] = centroids[c * dim + d];
+  for (int64_t j = 0; j < count; ++j) {
+    std::fill(distance.begin(), distance.end(), 0.0f);
     for (int64_t d = 0; d < dim; ++d) {
-      const float diff = key[d] - centroids[c * dim + d];
-      const float square = diff * diff;  // rounded before it is added (docs/patterns.md), never fused
-      distance += square;
+      const float x = keys[j * dim + d];
+      const float* column = &transposed[static_cast<size_t>(d * m)];
+      float* out = distance.data();
+      for (int64_t c = 0; c < m; ++c) {
+        const float diff = x - column[c];
+        const float square = diff * diff;  // rounded before it is added (docs/patterns.md), never fused
+        out[c] += square;
+      }
     }
-    if (distance < best_distance) {
-      best = c;
-      best_distance = distance;
-    }
+    int64_t best = 0;
+    float best_distance = __builtin_inff();
+    for (int64_t c = 0; c < m; ++c)
+      if (distance[static_cast<size_t>(c)] < best_distance) {
+        best = c;
+        best_distance = distance[static_cast<size_t>(c)];
+      }
+    assignment[static_cast<size_t>(j)] = best;
   }
-  return best;
 }
 
 // Means of rows over the clusters of `assignment`; empty clusters keep `out`'s value when keep_empty, else zero.
@@ -73,8 +87,7 @@ void landmarks_of_head(const HeadData& h, int64_t Lk, int64_t D, int64_t Dv, int
   }
   std::vector<int64_t> assignment(static_cast<size_t>(Lk));
   for (int64_t t = 0; t < iters; ++t) {
-    for (int64_t j = 0; j < Lk; ++j)
-      assignment[static_cast<size_t>(j)] = nearest_centroid(h.keys + j * D, h.out_keys, m, D);
+    assign_nearest(h.keys, Lk, h.out_keys, m, D, assignment);
     cluster_means(h.keys, Lk, D, assignment, m, /*keep_empty=*/true, h.out_keys);
   }
   cluster_means(h.values, Lk, Dv, assignment, m, /*keep_empty=*/false, h.out_values);
