@@ -4,8 +4,14 @@
 
 namespace sattn_cpu {
 
+namespace {
+// `better` as a function object: nth_element inlines its comparisons (given the function itself, it calls through a
+// pointer for each of them).
+constexpr auto kBetter = [](const Candidate& a, const Candidate& b) { return better(a, b); };
+}  // namespace
+
 Candidate keep_best(Candidate* candidates, int64_t n, int64_t keep) {
-  std::nth_element(candidates, candidates + (keep - 1), candidates + n, better);
+  std::nth_element(candidates, candidates + (keep - 1), candidates + n, kBetter);
   return candidates[keep - 1];
 }
 
@@ -20,7 +26,7 @@ void mark_best(const float* scores, int64_t n, int64_t first_key, int64_t keep, 
     return;
   }
   if (keep <= 0) return;
-  std::nth_element(group, group + (keep - 1), group + n, better);
+  std::nth_element(group, group + (keep - 1), group + n, kBetter);
   for (int64_t c = 0; c < keep; ++c) kept[group[c].key - first_key] = 1;
 }
 
