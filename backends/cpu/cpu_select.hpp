@@ -22,6 +22,9 @@ inline bool better(const Candidate& a, const Candidate& b) {
   return ra > rb || (ra == rb && a.key < b.key);
 }
 
+// Candidates keep_best selects on integer codes (a stack array); more fall back to comparing the structures.
+constexpr int64_t kMaxKeepBestCandidates = 4096;
+
 // Moves the `keep` best of candidates[0, n) to the front (in any order; keep <= n) and returns the worst of them.
 Candidate keep_best(Candidate* candidates, int64_t n, int64_t keep);
 
