@@ -4,7 +4,8 @@
  * these agrees with the layout builder and the reference bit for bit.
  *   - sattn_rule_keeps / sattn_tile_keeps: the element predicate of a layout tile, by index arithmetic;
  *   - fp16 / bf16 conversions on bits (round to nearest even), the precisions' rounding of probabilities;
- *   - the int8/int4 quantisation step (round half to even, clamp to +-qmax).
+ *   - the int8/int4 quantisation step (round half to even, clamp to +-qmax);
+ *   - SplitMix64 and the lsh projection drawn from it.
  */
 #ifndef SATTN_KERNELS_H
 #define SATTN_KERNELS_H
@@ -35,6 +36,27 @@ SATTN_INLINE int64_t sattn_floor_div(int64_t a, int64_t b) {
 SATTN_INLINE int64_t sattn_positive_mod(int64_t a, int64_t m) {
   const int64_t r = a % m;
   return r < 0 ? r + m : r;
+}
+
+/* ---- SplitMix64 and the lsh projection ------------------------------------------------------------------------------
+ */
+/* SplitMix64's increment, and its output for the state after an increment. Draw n (from 0) of the generator seeded
+ * with `seed` is sattn_splitmix64_mix(seed + (n + 1) * SATTN_SPLITMIX64_GAMMA). */
+#define SATTN_SPLITMIX64_GAMMA 0x9E3779B97F4A7C15ull
+SATTN_INLINE uint64_t sattn_splitmix64_mix(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+/* A draw as a float uniform on [-1, 1) with 24 bits: (z >> 40) * 2^-23 - 1, exact. */
+SATTN_INLINE float sattn_splitmix64_symmetric(uint64_t z) { return (float)(z >> 40) * 0x1p-23f - 1.0f; }
+
+/* R[d][c] of the lsh projection R[D][nb / 2] (docs/patterns.md): draw d * (nb / 2) + c of SplitMix64 seeded with
+ * lsh_seed, in closed form, so no implementation needs the matrix in memory to agree with the others. */
+SATTN_INLINE float sattn_lsh_projection(uint64_t seed, int64_t d, int64_t half, int64_t c) {
+  const uint64_t n = (uint64_t)(d * half + c);
+  return sattn_splitmix64_symmetric(sattn_splitmix64_mix(seed + (n + 1u) * SATTN_SPLITMIX64_GAMMA));
 }
 
 /* ---- element predicates --------------------------------------------------------------------------------------------

@@ -5,12 +5,11 @@
 #include <algorithm>
 #include <atomic>
 
+#include "cpu_carver.hpp"
 #include "cpu_host.hpp"
 
 namespace sattn_cpu {
 namespace {
-
-size_t aligned_bytes(int64_t count) { return (static_cast<size_t>(count) * sizeof(int32_t) + 63) / 64 * 64; }
 
 // fn(slot scratch, n) for n in [0, count), the workers taking items from a shared counter, each with its own slot.
 template <typename Fn>
@@ -59,21 +58,14 @@ void sort_by_bucket(const int32_t* bucket, int64_t n, int64_t nb, const Item& it
 struct Pieces {
   int32_t *q_bucket, *k_bucket, *q_order, *k_order, *k_sorted_bucket;
 };
-Pieces carve(const sattn_attention_desc& d, char* base, size_t* used) {
+Pieces carve(const sattn_attention_desc& d, Carver& carver) {
   const int64_t q_rows = d.batch * d.num_q_heads * d.q_len, k_rows = d.batch * d.num_kv_heads * d.kv_len;
-  size_t at = 0;
-  auto take = [&](int64_t count) {
-    int32_t* piece = base == nullptr ? nullptr : reinterpret_cast<int32_t*>(base + at);
-    at += aligned_bytes(count);
-    return piece;
-  };
   Pieces p{};
-  p.q_bucket = take(q_rows);
-  p.k_bucket = take(k_rows);
-  p.q_order = take(q_rows);
-  p.k_order = take(k_rows);
-  p.k_sorted_bucket = take(k_rows);
-  *used = at;
+  p.q_bucket = carver.take<int32_t>(q_rows);
+  p.k_bucket = carver.take<int32_t>(k_rows);
+  p.q_order = carver.take<int32_t>(q_rows);
+  p.k_order = carver.take<int32_t>(k_rows);
+  p.k_sorted_bucket = carver.take<int32_t>(k_rows);
   return p;
 }
 
@@ -82,30 +74,23 @@ Pieces carve(const sattn_attention_desc& d, char* base, size_t* used) {
 std::vector<float> lsh_projection_t(const sattn_attention_desc& d) {
   const int64_t D = d.head_dim, half = d.params.lsh_buckets / 2;
   std::vector<float> projection_t(static_cast<size_t>(D * half));
-  uint64_t state = d.params.lsh_seed;
-  for (int64_t n = 0; n < D * half;
-       ++n) {  // draw n is R[n / half][n % half]: SplitMix64, mapped to (z >> 40) * 2^-23 - 1
-    state += 0x9E3779B97F4A7C15ull;
-    uint64_t z = state;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    projection_t[static_cast<size_t>((n % half) * D + n / half)] = static_cast<float>(z >> 40) * 0x1p-23f - 1.0f;
-  }
+  for (int64_t c = 0; c < half; ++c)
+    for (int64_t r = 0; r < D; ++r)
+      projection_t[static_cast<size_t>(c * D + r)] = sattn_lsh_projection(d.params.lsh_seed, r, half, c);
   return projection_t;
 }
 
 size_t lsh_workspace(const sattn_attention_desc& d) {
-  size_t used = 0;
-  carve(d, nullptr, &used);
-  return used;
+  Carver measure(nullptr);
+  carve(d, measure);
+  return measure.used();
 }
 
 LshTables prepare_lsh(const sattn_problem& problem, const sattn_run_args& args, const std::vector<float>& projection_t,
                       LshHashFn hash, const LshScratch& scratch, void* tables) {
   const sattn_attention_desc& d = *problem.desc;
-  size_t used = 0;
-  const Pieces p = carve(d, static_cast<char*>(tables), &used);
+  Carver carver(tables);
+  const Pieces p = carve(d, carver);
   const int32_t threads = problem.num_threads;
   hash_tensor(*args.q, d.num_q_heads, d.q_len, projection_t, hash, scratch, threads, p.q_bucket);
   hash_tensor(*args.k, d.num_kv_heads, d.kv_len, projection_t, hash, scratch, threads, p.k_bucket);

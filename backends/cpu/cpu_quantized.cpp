@@ -1,5 +1,6 @@
 #include "cpu_quantized.hpp"
 
+#include "cpu_carver.hpp"
 #include "cpu_host.hpp"
 
 namespace sattn_cpu {
@@ -18,23 +19,6 @@ Counts counts_of(const sattn_attention_desc& d, int64_t kv_rows) {
           k_rows,
           d.batch * d.num_kv_heads * d.head_dim_v};
 }
-
-// Hands out 64-byte aligned pieces of a buffer (or only measures when the buffer is NULL).
-class Carver {
- public:
-  explicit Carver(void* base) : base_(static_cast<char*>(base)) {}
-  template <typename T>
-  T* take(int64_t count) {
-    T* piece = base_ == nullptr ? nullptr : reinterpret_cast<T*>(base_ + used_);
-    used_ += (static_cast<size_t>(count) * sizeof(T) + 63) / 64 * 64;
-    return piece;
-  }
-  size_t used() const { return used_; }
-
- private:
-  char* base_;
-  size_t used_ = 0;
-};
 
 struct Pieces {
   float *q, *k, *v;

@@ -1,6 +1,6 @@
 // lsh on the device (docs/patterns.md): queries and keys hash to the first argmax of [x.R, -x.R], with the SplitMix64
-// projection R[D][nb/2] generated per element in closed form (draw n of SplitMix64 started at `seed` sees the state
-// seed + n * 0x9E3779B97F4A7C15, so no matrix is stored, whatever nb). The layout lists, per (batch, query head,
+// projection R[D][nb/2] generated per element in closed form (sattn_lsh_projection in sattn_kernels.h), so no matrix
+// is stored, whatever nb. The layout lists, per (batch, query head,
 // query tile), the key tiles where some query of the tile shares a bucket with some key of the tile or holds its own
 // position; its spans are of the backend's kind kTileBuckets, which the kernels evaluate element by element from the
 // buckets (tile_keeps in cuda_device.cuh), causal on top.
@@ -49,15 +49,6 @@ LshBuffers carve_lsh(const Plan& plan, WorkspaceCarver& carver) {
 }
 
 // R[d][c], draw number d * half + c + 1 of SplitMix64 started at seed, mapped to [-1, 1) exactly as the core does.
-__device__ inline float projection(uint64_t seed, int64_t d, int64_t half, int64_t c) {
-  const uint64_t n = static_cast<uint64_t>(d * half + c + 1);
-  uint64_t z = seed + n * 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<float>(z >> 40) * 0x1p-23f - 1.0f;
-}
-
 struct Best {
   float value;  // ScoreOrder's rank: NaN as -inf
   int32_t index;
@@ -86,7 +77,7 @@ __global__ void __launch_bounds__(kHashWarps * 32)
   Best positive{-INFINITY, 0x7fffffff}, negative{-INFINITY, 0x7fffffff};
   for (int64_t c = lane; c < half; c += 32) {
     float acc = 0.0f;
-    for (int64_t d = 0; d < dim; ++d) acc = __fadd_rn(acc, __fmul_rn(row[d], projection(seed, d, half, c)));
+    for (int64_t d = 0; d < dim; ++d) acc = __fadd_rn(acc, __fmul_rn(row[d], sattn_lsh_projection(seed, d, half, c)));
     positive = better(positive, Best{rank(acc), static_cast<int32_t>(c)});
     negative = better(negative, Best{rank(-acc), static_cast<int32_t>(half + c)});
   }

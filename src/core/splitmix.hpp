@@ -1,6 +1,8 @@
-// SplitMix64, the generator docs/patterns.md fixes for the LSH projection so every implementation draws the same matrix.
-// Header-only so tools (sattn-bench's inputs) share it without linking the core's internals.
+// SplitMix64, the generator docs/patterns.md fixes for the LSH projection so every implementation draws the same
+// matrix. Header-only so tools (sattn-bench's inputs) share it without linking the core's internals.
 #pragma once
+
+#include <sattn_kernels.h>
 
 #include <cstdint>
 
@@ -9,15 +11,12 @@ namespace sattn {
 class SplitMix64 {
  public:
   explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    state_ += 0x9E3779B97F4A7C15ull;
-    uint64_t z = state_;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
+  uint64_t next() {  // the mixing is sattn_kernels.h's, which backends use for the lsh projection
+    state_ += SATTN_SPLITMIX64_GAMMA;
+    return sattn_splitmix64_mix(state_);
   }
   // (z >> 40) * 2^-23 - 1: uniform on [-1, 1) with 24 bits.
-  float next_symmetric() { return static_cast<float>(next() >> 40) * 0x1p-23f - 1.0f; }
+  float next_symmetric() { return sattn_splitmix64_symmetric(next()); }
   // Uniform on [0, 1) with 24 bits, exact in float.
   float next_unit() { return static_cast<float>(next() >> 40) * 0x1p-24f; }
 
