@@ -87,14 +87,15 @@ bool block_pattern(int32_t pattern) {
 }
 
 // The selection the kernel makes itself at float precisions: top-k per query and N:M (cpu_select.inc) streamed over
-// key tiles, nothing of size Lq x Lk (N:M needs whole groups in a tile, M <= 256; top-k holds 2k candidates per row
-// of a block, within kMaxCandidateBytes per worker); lsh by sorted buckets (cpu_lsh.hpp) where its projection fits
+// key tiles, nothing of size Lq x Lk (N:M needs whole groups in a tile, M <= 256; top-k holds about 3k candidates per
+// row of a block, within kMaxCandidateBytes per worker); lsh by sorted buckets (cpu_lsh.hpp) where its projection fits
 // kMaxLshProjectionFloats. Elsewhere the core builds the layout.
 constexpr int64_t kMaxCandidateBytes = int64_t{32} << 20;
 
 SelectionScratch selection_scratch(const sattn_attention_desc& d) {
   SelectionScratch selection;
-  if (d.pattern == SATTN_PATTERN_TOPK_PER_QUERY) selection.candidates_per_row = 2 * d.params.topk_k;
+  if (d.pattern == SATTN_PATTERN_TOPK_PER_QUERY)
+    selection.candidates_per_row = topk_candidate_capacity(d.params.topk_k);
   // Selection scores come from a GEMM of their own on the inputs as given (rounding as the core's dot products),
   // never from the attention's rounded, scaled tile: see cpu_select.inc. (lsh hashes before the attention.)
   selection.own_operands = d.pattern != SATTN_PATTERN_LSH;
@@ -108,7 +109,8 @@ int selects_itself(const sattn_problem* problem) {
   if (d.pattern == SATTN_PATTERN_LSH) return d.head_dim * (d.params.lsh_buckets / 2) <= kMaxLshProjectionFloats ? 1 : 0;
   if (d.pattern != SATTN_PATTERN_TOPK_PER_QUERY) return 0;
   const int64_t rows = (d.num_q_heads / d.num_kv_heads) * 64;  // a block of the 64-row query tiles
-  const double bytes = static_cast<double>(rows) * 2.0 * static_cast<double>(d.params.topk_k) * 8.0;
+  if (d.params.topk_k > kMaxCandidateBytes) return 0;          // (also keeps the capacity's arithmetic in range)
+  const double bytes = static_cast<double>(rows) * static_cast<double>(topk_candidate_capacity(d.params.topk_k)) * 12.0;
   return bytes <= static_cast<double>(kMaxCandidateBytes) ? 1 : 0;
 }
 

@@ -17,9 +17,13 @@ namespace sattn_cpu {
 constexpr int64_t kRowPad = 96;
 constexpr int64_t kColPad = 32;
 
-// Selection the kernel makes itself (top-k, N:M): candidates per row (top-k: 2k scores and key indices), and
-// whether its scores need operands of their own (f32 tensors at a 16-bit precision: selection reads the inputs as
-// given, attention their rounded values).
+// Top-k's candidates per row: room for 3k (a cut keeps k, so each cut admits 2k more; 2k was 5% slower on the
+// main job, 4k and 6k no faster), padded to whole vectors of every ISA (cpu_select.inc counts them by vectors).
+inline int64_t topk_candidate_capacity(int64_t k) { return (3 * k + kColPad - 1) / kColPad * kColPad; }
+
+// Selection the kernel makes itself (top-k, N:M): candidates per row (top-k: selection codes, key indices and
+// attention scores), and whether its scores need operands of their own (f32 tensors at a 16-bit precision: selection
+// reads the inputs as given, attention their rounded values).
 struct SelectionScratch {
   int64_t candidates_per_row = 0;
   bool own_operands = false;
@@ -74,7 +78,7 @@ struct KernelParams {
 struct ScratchLayout {
   int64_t q, kt, v, s, p, o, m, l, alpha, row, q_sums;
   int64_t q_sel, k_sel, s_sel;  // selection's own operands and scores (when it needs them)
-  int64_t candidates, counts;   // top-k candidates (Candidate) per row, and how many each row holds
+  int64_t candidates, counts;   // top-k candidates per row, and how many each row holds
   int64_t total;
 };
 inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_t head_dim, int64_t head_dim_v,
@@ -102,7 +106,7 @@ inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_
   layout.q_sel = take(own * rows * head_dim);
   layout.k_sel = take(own * head_dim * tk);
   layout.s_sel = take(own * rows * tk);
-  layout.candidates = take(rows * selection.candidates_per_row * 3);      // a Candidate is three floats wide
+  layout.candidates = take(rows * selection.candidates_per_row * 3);      // code, key and attention score: 3 x 4 bytes
   layout.counts = take(selection.candidates_per_row > 0 ? rows * 4 : 0);  // two int64 per row
   layout.total = at;
   return layout;

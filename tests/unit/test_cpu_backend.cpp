@@ -184,6 +184,21 @@ RunResult run_on(const char* backend, const sattn_attention_desc& d, const std::
   return result;
 }
 
+// Uniform values in [-2, 2) from a linear congruential generator: reproducible on every platform.
+struct Uniform {
+  uint32_t state;
+  float operator()() {
+    state = state * 1664525u + 1013904223u;
+    return static_cast<float>(state >> 8) / 16777216.0f * 4.0f - 2.0f;
+  }
+};
+
+double max_abs_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double worst = 0.0;
+  for (size_t n = 0; n < a.size(); ++n) worst = std::max(worst, static_cast<double>(std::fabs(a[n] - b[n])));
+  return worst;
+}
+
 }  // namespace
 
 TEST_CASE("cpu selects top-k, N:M and lsh itself: same keys as reference, ties to the lower index, kept pairs counted",
@@ -198,11 +213,7 @@ TEST_CASE("cpu selects top-k, N:M and lsh itself: same keys as reference, ties t
   d.kv_len = 140;
   d.head_dim = d.head_dim_v = 16;
   std::vector<float> q(static_cast<size_t>(3 * 150 * 16)), k(static_cast<size_t>(140 * 16)), v(k.size());
-  uint32_t state = 12345u;
-  auto uniform = [&state] {
-    state = state * 1664525u + 1013904223u;
-    return static_cast<float>(state >> 8) / 16777216.0f * 4.0f - 2.0f;
-  };
+  Uniform uniform{12345u};
   for (float& x : q) x = uniform();
   for (float& x : v) x = uniform();
   for (size_t j = 0; j < 140; j += 2)
@@ -221,10 +232,7 @@ TEST_CASE("cpu selects top-k, N:M and lsh itself: same keys as reference, ties t
       const RunResult cpu = run_on("cpu", d, q, k, v), reference = run_on("reference", d, q, k, v);
       CHECK(cpu.stats.kept_pairs == reference.stats.kept_pairs);
       CHECK(cpu.stats.density == Approx(reference.stats.density));
-      double worst = 0.0;
-      for (size_t n = 0; n < cpu.out.size(); ++n)
-        worst = std::max(worst, static_cast<double>(std::fabs(cpu.out[n] - reference.out[n])));
-      CHECK(worst < 1e-4);
+      CHECK(max_abs_difference(cpu.out, reference.out) < 1e-4);
       for (size_t n = 0; n < cpu.lse.size(); ++n) {
         if (std::isinf(reference.lse[n])) {
           CHECK(std::isinf(cpu.lse[n]));
@@ -233,4 +241,32 @@ TEST_CASE("cpu selects top-k, N:M and lsh itself: same keys as reference, ties t
         }
       }
     }
+}
+
+TEST_CASE("cpu top-k keeps the lowest keys among many equal scores, across cuts of its candidates", "[cpu]") {
+  // Five distinct key vectors repeated over 333 keys: each row has five distinct scores, so the k-th best ties with
+  // dozens of keys and every cut (k = 40 keeps 40 of its 128 candidates; 333 keys make several) must keep the lowest
+  // indices among them, as reference does.
+  sattn_attention_desc d = SATTN_ATTENTION_DESC_INIT;
+  d.batch = 1;
+  d.num_q_heads = 2;
+  d.num_kv_heads = 1;
+  d.q_len = 70;
+  d.kv_len = 333;
+  d.head_dim = d.head_dim_v = 8;
+  d.pattern = SATTN_PATTERN_TOPK_PER_QUERY;
+  d.params.topk_k = 40;
+  std::vector<float> q(static_cast<size_t>(2 * 70 * 8)), k(static_cast<size_t>(333 * 8)), v(k.size());
+  Uniform uniform{777u};
+  for (float& x : q) x = uniform();
+  for (float& x : v) x = uniform();
+  for (size_t j = 0; j < 333; ++j)
+    for (size_t c = 0; c < 8; ++c) k[j * 8 + c] = j < 5 ? uniform() : k[(j % 5) * 8 + c];
+  for (const bool causal : {false, true}) {
+    d.flags = causal ? SATTN_FLAG_CAUSAL : 0u;
+    INFO((causal ? "causal" : "not causal"));
+    const RunResult cpu = run_on("cpu", d, q, k, v), reference = run_on("reference", d, q, k, v);
+    CHECK(cpu.stats.kept_pairs == reference.stats.kept_pairs);
+    CHECK(max_abs_difference(cpu.out, reference.out) < 1e-4);
+  }
 }
