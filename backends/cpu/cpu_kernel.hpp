@@ -99,9 +99,10 @@ inline ScratchLayout scratch_layout(int64_t rows, int64_t tk, int64_t dv, int64_
   layout.m = take(rows);             // running max
   layout.l = take(rows);             // running sum
   layout.alpha = take(rows);         // rescale factors of the tile
-  const int64_t wider = head_dim > head_dim_v ? head_dim : head_dim_v;
-  layout.row = take(wider > tk ? wider : tk);  // a row of Q, K or V on its way, or the tile's key scales
-  layout.q_sums = take(rows);                  // the rows' integer sums of Q (avx512dot's integer scores)
+  // A row of Q, K or V on its way and its bf16 bits (two value rows: cpu_vnni.inc), or the tile's key scales.
+  const int64_t values = dv > head_dim_v ? dv : head_dim_v, wider = head_dim + 1 > values ? head_dim + 1 : values;
+  layout.row = take(2 * (wider > tk ? wider : tk));
+  layout.q_sums = take(rows);  // the rows' integer sums of Q (avx512dot's integer scores)
   const int64_t own = selection.own_operands ? 1 : 0;
   layout.q_sel = take(own * rows * head_dim);
   layout.k_sel = take(own * head_dim * tk);

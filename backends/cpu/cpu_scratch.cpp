@@ -15,8 +15,9 @@ int64_t scratch_floats(int64_t tile_q, int64_t tile_k, int64_t group, int64_t he
 
 int64_t packed_tile_floats(int64_t tile_k, int64_t head_dim, int64_t head_dim_v) {
   const int64_t tk = round_up(tile_k, kColPad);
-  const int64_t staging = head_dim > head_dim_v ? head_dim : head_dim_v;  // a key row on its way to K^T
-  return round_up(head_dim * tk, 16) + round_up(tk * round_up(head_dim_v, kColPad), 16) + round_up(staging, 16);
+  // A key or value row on its way, and its bf16 bits (pack_keys_bf16, pack_values_bf16: two value rows).
+  const int64_t dv = round_up(head_dim_v, kColPad), wider = head_dim + 1 > dv ? head_dim + 1 : dv;
+  return round_up(head_dim * tk, 16) + round_up(tk * dv, 16) + round_up(2 * wider, 16);
 }
 
 }  // namespace sattn_cpu
