@@ -50,13 +50,15 @@ bool has_avx512dot() {
 bool dot_applies(const sattn_attention_desc& d) {
   return d.precision == SATTN_PRECISION_BF16 || sattn_is_integer_precision(d.precision);
 }
-// bf16 with AMX-sized heads, and int8/int4 with heads of whole 64-byte tile rows. Landmark's derived keys, and top-k
-// selected by the kernel, stay on avx512dot (top-k on AMX tiles is not written: it would run untested here, where no
-// CPU has AMX; avx512dot's bf16 dot products serve it).
+// bf16 with AMX-sized heads, and int8/int4 with heads of whole 64-byte tile rows. Staying on avx512dot: landmark's
+// derived keys; top-k selected by the kernel (not written for AMX tiles: it would run untested here, where no CPU has
+// AMX); decode shapes, whose blocks of at most 16 rows (G heads x Lq) would fill 32-row tiles with padding while
+// avx512dot reads their K and V in place (cpu_decode.inc).
 bool amx_applies(const sattn_attention_desc& d) {
   if (sattn_is_integer_precision(d.precision)) return d.head_dim % 64 == 0;
+  const int64_t group = d.num_kv_heads > 0 ? d.num_q_heads / d.num_kv_heads : 1;
   return d.precision == SATTN_PRECISION_BF16 && d.head_dim % 32 == 0 && d.pattern != SATTN_PATTERN_LANDMARK &&
-         d.pattern != SATTN_PATTERN_TOPK_PER_QUERY;
+         d.pattern != SATTN_PATTERN_TOPK_PER_QUERY && group * d.q_len > kDecodeRows;
 }
 #endif
 bool always() { return true; }

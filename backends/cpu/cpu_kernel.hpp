@@ -17,6 +17,10 @@ namespace sattn_cpu {
 constexpr int64_t kRowPad = 96;
 constexpr int64_t kColPad = 32;
 
+// Blocks of at most this many query rows (decode: G heads x a few positions) that pack their own tiles read K and V
+// in place on the avx512dot path (cpu_decode.inc), and such problems stay off the amx path (cpu_isa.cpp).
+constexpr int64_t kDecodeRows = 16;
+
 // Top-k's candidates per row: room for 3k (a cut keeps k, so each cut admits 2k more; 2k was 5% slower on the
 // main job, 4k and 6k no faster), padded to whole vectors of every ISA (cpu_select.inc counts them by vectors).
 inline int64_t topk_candidate_capacity(int64_t k) { return (3 * k + kColPad - 1) / kColPad * kColPad; }

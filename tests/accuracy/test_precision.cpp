@@ -73,6 +73,37 @@ TEST_CASE("16-bit precisions on inputs stored in their own type", "[precision]")
   sattn_acc::check_cases(cases);
 }
 
+TEST_CASE("bf16 decode shapes: a few query rows over many keys, from bf16 and f32 rows", "[precision]") {
+  // Blocks of at most 16 rows (G heads x Lq positions) read K and V in place on the cpu backend's avx512dot path
+  // (cpu_decode.inc): key counts ending mid-group and mid-pair, D of 32 to 128 with Dv != D, windows with dilation
+  // and global tokens (masked tiles), causal, BLHD, and padded rows (strided: the packing paths).
+  struct Decode {
+    int64_t Hq, Hk, Lq, Lk, D, Dv;
+  };
+  const Decode shapes[] = {{8, 2, 1, 1000, 128, 128},
+                           {16, 1, 1, 77, 64, 64},
+                           {4, 4, 3, 333, 96, 32},
+                           {8, 2, 4, 130, 64, 160},
+                           {4, 1, 2, 64, 32, 32}};
+  const sattn_acc::Layout layouts[] = {sattn_acc::Layout::bhld, sattn_acc::Layout::blhd, sattn_acc::Layout::padded};
+  std::vector<Case> cases;
+  uint32_t seed = 950;
+  for (const Decode& s : shapes)
+    for (int pattern : {SATTN_PATTERN_DENSE, SATTN_PATTERN_SLIDING_WINDOW})
+      for (int32_t dtype : {SATTN_DTYPE_BF16, SATTN_DTYPE_F32})
+        for (bool causal : {false, true}) {
+          Case c = example_case(pattern, 1 + seed % 2, s.Hq, s.Hk, s.Lq, s.Lk, s.D, causal);
+          c.problem.Dv = s.Dv;
+          c.problem.precision = SATTN_PRECISION_BF16;
+          c.dtype = dtype;
+          c.layout = layouts[seed % 3];
+          c.with_lse = seed % 4 != 0;
+          c.seed = seed++;
+          cases.push_back(c);
+        }
+  sattn_acc::check_cases(cases);
+}
+
 TEST_CASE("integer precisions on biased keys of awkward sizes", "[precision]") {
   // A bias of 3 is about what trained keys carry; 40 would leave an unsmoothed int4 K a single level for the
   // N(0, 1) part, so these cases fail unless the library smooths K.
