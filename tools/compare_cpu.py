@@ -10,6 +10,7 @@ the ideal one, 0.5 / density (density = kept pairs over all Lq x Lk pairs, from 
 
   tools/compare_cpu.py                      # the 2-core target set (docs/performance.md), numpy peer, torch if any
   tools/compare_cpu.py --set=xeon           # the shapes of the Xeon table (issue targets against torch)
+  tools/compare_cpu.py --set=decode         # decode: a few query rows over 32k keys, against memory speed and torch
   tools/compare_cpu.py --json=FILE          # also write the rows as JSON
 Run from a checkout with the Release build (build/default) or with the sattn package installed. Timings are medians
 of --reps runs after a warm-up; plan creation is outside the timing, as is the workspace (one per plan, reused).
@@ -55,6 +56,17 @@ XEON_SET = [
 ]
 
 
+# Decode (label, (B, Hq, Hk, Lq, Lk, D), precision): causal, bottom-right (a new row sees every key before it). Bound
+# by reading K and V, so the peers are numpy reading the same number of bytes and torch's SDPA over all keys.
+DECODE_SET = [
+    ("decode Lq 1 bf16", (1, 32, 8, 1, 32768, 128), "bf16"),
+    ("decode Lq 4 bf16", (1, 32, 8, 4, 32768, 128), "bf16"),
+    ("decode Lq 16 bf16", (1, 32, 8, 16, 32768, 128), "bf16"),
+    ("decode Lq 1 fp32", (1, 32, 8, 1, 32768, 128), "fp32"),
+]
+DECODE_SMOKE_SET = [("decode Lq 1 bf16", (1, 8, 2, 1, 2048, 64), "bf16")]
+
+
 def median_seconds(fn, reps, budget_s):
     fn()  # warm-up: first touch of outputs, thread pools
     times = []
@@ -81,10 +93,11 @@ def bf16_dtype():
     return ml_dtypes.bfloat16
 
 
-def make_inputs(shape, precision, seed=1):
+def make_inputs(shape, precision, seed=1, q_len=None):
     batch, hq, hk, length, dim = shape
     rng = np.random.default_rng(seed)
-    q, k, v = (rng.uniform(-1, 1, (batch, h, length, dim)).astype(np.float32) for h in (hq, hk, hk))
+    q, k, v = (rng.uniform(-1, 1, (batch, h, n, dim)).astype(np.float32)
+               for h, n in ((hq, length if q_len is None else q_len), (hk, length), (hk, length)))
     if precision == "bf16":
         q, k, v = (x.astype(bf16_dtype()) for x in (q, k, v))
     return q, k, v
@@ -93,8 +106,8 @@ def make_inputs(shape, precision, seed=1):
 class Sattn:
     """One libsattn plan with its inputs, output and workspace, ready to time."""
 
-    def __init__(self, shape, pattern, params, causal, precision, backend):
-        self.q, self.k, self.v = make_inputs(shape, precision)
+    def __init__(self, shape, pattern, params, causal, precision, backend, q_len=None):
+        self.q, self.k, self.v = make_inputs(shape, precision, q_len=q_len)
         self.plan = sattn.Plan.for_arrays(self.q, self.k, self.v, pattern=pattern, params=params, causal=causal,
                                           precision=precision, backend=backend)
         self.out = np.empty(self.q.shape[:3] + (self.v.shape[3],), dtype=self.q.dtype)
@@ -104,13 +117,13 @@ class Sattn:
         self.plan.run(self.q, self.k, self.v, out=self.out, workspace=self.workspace)
 
 
-def torch_sdpa(shape, causal, precision):
+def torch_sdpa(shape, causal, precision, q_len=None):
     """A callable running torch's CPU SDPA on the problem's dense shape, or None without torch."""
     try:
         import torch
     except ImportError:
         return None
-    q, k, v = make_inputs(shape, "fp32")
+    q, k, v = make_inputs(shape, "fp32", q_len=q_len)
     # torch's CPU SDPA has no integer path: int8/int4 rows compare with its bf16, the fastest it has.
     dtype = torch.float32 if precision == "fp32" else torch.bfloat16
     tq, tk, tv = (torch.from_numpy(x).to(dtype) for x in (q, k, v))
@@ -136,19 +149,63 @@ def describe_machine():
     return f"{model}, {os.cpu_count()} logical CPUs"
 
 
+def numpy_read_gbps(nbytes, reps):
+    """numpy summing an array of nbytes (one thread): the speed at which memory streams in."""
+    data = np.ones(nbytes // 4, dtype=np.float32)
+    return nbytes / median_seconds(lambda: np.add.reduce(data), reps, 1.0) / 1e9
+
+
+def decode_main(options, problems, have_torch):
+    """The decode table: libsattn's time, the K and V bytes it reads per second, numpy's read speed, torch."""
+    smoke = options.set == "decode-smoke"
+    header = (f"{'problem':<20} {'B Hq Hk Lq Lk D':<22} {'libsattn ms':>11} {'K+V GB/s':>9} {'numpy read':>10} "
+              f"{'x read':>7} {'torch ms':>9} {'torch/ours':>10}  kernel")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for label, (batch, hq, hk, q_len, kv_len, dim), precision in problems:
+        shape = (batch, hq, hk, kv_len, dim)
+        run = Sattn(shape, "dense", {}, True, precision, options.backend, q_len=q_len)
+        budget_s = 0.2 if smoke else 2.0
+        ms = median_seconds(run, options.reps, budget_s) * 1e3
+        kv_bytes = run.k.nbytes + run.v.nbytes
+        gbps = kv_bytes / (ms * 1e-3) / 1e9
+        read = numpy_read_gbps(kv_bytes, options.reps)
+        torch_ms = None
+        if have_torch:  # all keys (torch's is_causal aligns top-left; bottom-right causal keeps them all for Lq 1)
+            torch_ms = median_seconds(torch_sdpa(shape, False, precision, q_len=q_len), options.reps, budget_s) * 1e3
+        row = dict(problem=label, shape=dict(B=batch, Hq=hq, Hk=hk, Lq=q_len, Lk=kv_len, D=dim), precision=precision,
+                   ms=ms, kv_gbps=gbps, numpy_read_gbps=read, of_numpy_read=gbps / read, torch_ms=torch_ms,
+                   kernel=f"{run.plan.info['backend']}:{run.plan.info['kernel']}")
+        rows.append(row)
+        torch_text = f"{torch_ms:>9.3f} {torch_ms / ms:>10.2f}" if torch_ms else f"{'-':>9} {'-':>10}"
+        print(f"{label:<20} {' '.join(map(str, (batch, hq, hk, q_len, kv_len, dim))):<22} {ms:>11.3f} {gbps:>9.1f} "
+              f"{read:>10.1f} {gbps / read:>7.2f} {torch_text}  {row['kernel']}")
+        run.plan.close()
+    print("\nK+V GB/s = bytes of K and V over the time (what a decode step must read); numpy read = numpy summing "
+          "an array of as many bytes (one thread); torch runs SDPA over all keys; torch/ours > 1: libsattn is faster.")
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=("targets", "xeon", "smoke"), default="targets")
+    parser.add_argument("--set", choices=("targets", "xeon", "smoke", "decode", "decode-smoke"), default="targets")
     parser.add_argument("--backend", default=None, help="libsattn backend (default: automatic selection)")
     parser.add_argument("--reps", type=int, default=5, help="timed runs per measurement (median), at least")
     parser.add_argument("--no-torch", action="store_true", help="leave torch out even when it is installed")
     parser.add_argument("--json", default=None, help="also write the rows as JSON to this file")
     options = parser.parse_args()
 
-    problems = {"targets": TARGET_SET, "xeon": XEON_SET, "smoke": SMOKE_SET}[options.set]
     have_torch = not options.no_torch and torch_sdpa((1, 1, 1, 8, 8), False, "fp32") is not None
     print(f"machine: {describe_machine()}; libsattn {sattn.version()}; "
           f"torch: {__import__('torch').__version__ if have_torch else 'not installed'}")
+    if options.set.startswith("decode"):
+        rows = decode_main(options, DECODE_SET if options.set == "decode" else DECODE_SMOKE_SET, have_torch)
+        if options.json:
+            with open(options.json, "w", encoding="utf-8") as f:
+                json.dump(dict(machine=describe_machine(), rows=rows), f, indent=2)
+        return
+    problems = {"targets": TARGET_SET, "xeon": XEON_SET, "smoke": SMOKE_SET}[options.set]
     gemm = numpy_gemm_gflops(options.reps, 256 if options.set == "smoke" else 2048)
     print(f"numpy fp32 GEMM ({256 if options.set == 'smoke' else 2048}^3, all threads): {gemm:.1f} GFLOP/s\n")
 
