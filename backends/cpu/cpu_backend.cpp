@@ -43,12 +43,19 @@ struct Plan {
   LshHashFn hash_lsh_rows;
   std::vector<float> lsh_projection_t;  // lsh selected by the kernel: R^T [nb/2][D]
   size_t lsh_bytes = 0;                 // and its per-run tables (cpu_lsh.hpp), last in the workspace
+  // Keys split across tasks (KernelParams::splits): ranges per (pair, query tile), key tiles per range, rows of a
+  // (pair, query tile); the partial results and the ranges' counters follow the packed pairs in the workspace.
+  int64_t splits = 1, split_tiles = 0, partial_rows = 0, partial_floats = 0, split_counters = 0;
 };
 
 // Packed K/V a run may hold at once. Packing every key tile once per run, instead of once per query tile that reads
 // it, takes the conversion and transposition out of the attention loop; the budget bounds the workspace for long
 // sequences (the pairs are packed and attended chunk by chunk).
 constexpr int64_t kPackBudgetBytes = int64_t{64} << 20;
+
+// The fewest key tiles a split range of a decode run holds: shorter ranges would spend more on loading their rows and
+// merging than they save.
+constexpr int64_t kMinSplitTiles = 4;
 
 int probe() { return 1; }
 
@@ -173,6 +180,21 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout*, void
       plan->pair_floats = pair_floats;
       plan->chunk_pairs = std::min(pairs, kPackBudgetBytes / static_cast<int64_t>(sizeof(float)) / pair_floats);
     }
+    // Decode (one query tile, tiles packed per task) with fewer (batch, kv head) pairs than workers: one task per pair
+    // would leave workers idle, so the keys are split into ranges of at least kMinSplitTiles tiles, about two tasks
+    // per worker, merged by their maxima at the end.
+    if (plan->pair_floats == 0 && plan->selecting == 0 && q_tiles == 1 && pairs < plan->slots) {
+      const int64_t wanted = (2 * plan->slots + pairs - 1) / pairs;
+      const int64_t splits = std::clamp<int64_t>(wanted, 1, std::max<int64_t>(1, k_tiles / kMinSplitTiles));
+      if (splits > 1) {
+        plan->split_tiles = (k_tiles + splits - 1) / splits;
+        plan->splits = (k_tiles + plan->split_tiles - 1) / plan->split_tiles;  // no empty range
+        plan->partial_rows = (d.num_q_heads / d.num_kv_heads) * std::min(problem->tile_q, d.q_len);
+        const int64_t dv_pad = (d.head_dim_v + kColPad - 1) / kColPad * kColPad;
+        plan->partial_floats = pairs * q_tiles * plan->splits * plan->partial_rows * (dv_pad + 2);
+        plan->split_counters = pairs * q_tiles;
+      }
+    }
     *state = plan.release();
   });
 }
@@ -184,26 +206,31 @@ const char* kernel_name(const void* state) { return static_cast<const Plan*>(sta
 // Scratch lives in the caller's workspace: one slot per worker, each sized by the tile (never by Lq x Lk).
 size_t workspace_size(const void* state) {
   const Plan& plan = *static_cast<const Plan*>(state);
-  return static_cast<size_t>(plan.slots * plan.slot_floats + plan.chunk_pairs * plan.pair_floats) * sizeof(float) +
-         plan.quantized_bytes + static_cast<size_t>(plan.task_counters) * sizeof(int64_t) + plan.lsh_bytes;
+  return static_cast<size_t>(plan.slots * plan.slot_floats + plan.chunk_pairs * plan.pair_floats +
+                             plan.partial_floats) *
+             sizeof(float) +
+         static_cast<size_t>(plan.split_counters) * sizeof(int64_t) + plan.quantized_bytes +
+         static_cast<size_t>(plan.task_counters) * sizeof(int64_t) + plan.lsh_bytes;
 }
 
 sattn_status can_implement(const void*, const sattn_run_args*) { return SATTN_OK; }
 
-// Runs attention tasks [begin, end) (task = pair * num_q_tiles + query tile; whole pairs) on the workers, each with its
-// own scratch slot. The workers take tasks from a shared counter, last query tile of each pair first: under causal
-// masking the last tiles are the longest, so the longest go first and the short ones fill in at the end (no worker
-// idles while another still has several tasks queued, as a static split would leave it).
+// Runs attention blocks [begin, end) (block = pair * num_q_tiles + query tile; whole pairs), each as params.splits
+// tasks (task = block * splits + key range), on the workers, each with its own scratch slot. The workers take tasks
+// from a shared counter, last query tile of each pair first: under causal masking the last tiles are the longest, so
+// the longest go first and the short ones fill in at the end (no worker idles while another still has several tasks
+// queued, as a static split would leave it).
 void attend_tasks(const Plan& plan, const KernelParams& params, float* scratch, int64_t begin, int64_t end) {
-  const int64_t tasks = end - begin, q_tiles = params.view->num_q_tiles, pairs = tasks / q_tiles;
-  const int64_t slots = std::min(plan.slots, tasks);
+  const int64_t blocks = end - begin, q_tiles = params.view->num_q_tiles, pairs = blocks / q_tiles;
+  const int64_t tasks = blocks * params.splits, slots = std::min(plan.slots, tasks);
   std::atomic<int64_t> next{0};
   parallel_for(slots, plan.problem.num_threads, 1, [&](int64_t first_slot, int64_t last_slot) {
     for (int64_t c = first_slot; c < last_slot; ++c)
       for (int64_t n = next.fetch_add(1, std::memory_order_relaxed); n < tasks;
            n = next.fetch_add(1, std::memory_order_relaxed)) {
-        const int64_t pair = begin / q_tiles + n % pairs, qt = q_tiles - 1 - n / pairs;
-        plan.run_task(params, scratch + c * plan.slot_floats, pair * q_tiles + qt);
+        const int64_t block = n / params.splits, range = n % params.splits;
+        const int64_t pair = begin / q_tiles + block % pairs, qt = q_tiles - 1 - block / pairs;
+        plan.run_task(params, scratch + c * plan.slot_floats, (pair * q_tiles + qt) * params.splits + range);
       }
   });
 }
@@ -262,6 +289,14 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
       prepare_quantized(plan.problem, *args, view, view.kv_len, operands, params, quantized);
     }
     const int64_t pairs = d.batch * d.num_kv_heads;
+    if (plan.splits > 1 && view.num_k_tiles > 0) {  // the view's tiles are the plan's (checked above)
+      params.splits = plan.splits;
+      params.split_tiles = plan.split_tiles;
+      params.partial_rows = plan.partial_rows;
+      params.partials = scratch + plan.slots * plan.slot_floats;  // no packed pairs when splitting
+      params.split_done = reinterpret_cast<int64_t*>(params.partials + plan.partial_floats);
+      std::fill(params.split_done, params.split_done + plan.split_counters, int64_t{0});
+    }
     if (plan.pair_floats == 0 ||
         view.num_k_tiles * packed_tile_floats(view.tile_k, d.head_dim, d.head_dim_v) != plan.pair_floats) {
       attend_tasks(plan, params, scratch, 0, pairs * view.num_q_tiles);

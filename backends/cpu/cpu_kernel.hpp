@@ -72,6 +72,13 @@ struct KernelParams {
   int64_t topk_k = 0, nm_n = 0, nm_m = 0;
   SelectionScratch selection{};
   int64_t* kept_per_task = nullptr;  // [B * Hk * num_q_tiles]
+  // Keys split across tasks (decode with fewer (batch, kv head) pairs than workers): each (pair, query tile) runs as
+  // `splits` tasks over consecutive ranges of split_tiles key tiles, each leaving its rows' unnormalised O, running
+  // max and sum in `partials` ([pair, query tile, split, partial_rows, dv_pad + 2] floats); the last of them to finish
+  // (split_done counts them) merges the ranges by their maxima and stores the rows. splits = 1: no split.
+  int64_t splits = 1, split_tiles = 0, partial_rows = 0;
+  float* partials = nullptr;
+  int64_t* split_done = nullptr;  // [B * Hk * num_q_tiles]
   // selecting == SATTN_PATTERN_LSH: the sorted tables; key tiles (packed or a task's own) then hold keys in k_order.
   const LshTables* lsh = nullptr;
 };

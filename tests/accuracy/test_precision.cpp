@@ -76,15 +76,15 @@ TEST_CASE("16-bit precisions on inputs stored in their own type", "[precision]")
 TEST_CASE("bf16 decode shapes: a few query rows over many keys, from bf16 and f32 rows", "[precision]") {
   // Blocks of at most 16 rows (G heads x Lq positions) read K and V in place on the cpu backend's avx512dot path
   // (cpu_decode.inc): key counts ending mid-group and mid-pair, D of 32 to 128 with Dv != D, windows with dilation
-  // and global tokens (masked tiles), causal, BLHD, and padded rows (strided: the packing paths).
+  // and global tokens (masked tiles, and key ranges that keep nothing), causal, BLHD, and padded rows (strided: the
+  // packing paths). One (batch, kv head) pair and 512 or more keys: fewer pairs than workers on a machine of two or
+  // more cores, so the keys are split across tasks and merged.
   struct Decode {
-    int64_t Hq, Hk, Lq, Lk, D, Dv;
+    int64_t B, Hq, Hk, Lq, Lk, D, Dv;
   };
-  const Decode shapes[] = {{8, 2, 1, 1000, 128, 128},
-                           {16, 1, 1, 77, 64, 64},
-                           {4, 4, 3, 333, 96, 32},
-                           {8, 2, 4, 130, 64, 160},
-                           {4, 1, 2, 64, 32, 32}};
+  const Decode shapes[] = {{2, 8, 2, 1, 1000, 128, 128}, {1, 16, 1, 1, 77, 64, 64}, {2, 4, 4, 3, 333, 96, 32},
+                           {1, 8, 2, 4, 130, 64, 160},   {2, 4, 1, 2, 64, 32, 32},  {1, 8, 1, 1, 1000, 64, 64},
+                           {1, 4, 1, 3, 2100, 128, 96},  {1, 2, 1, 2, 700, 32, 32}};
   const sattn_acc::Layout layouts[] = {sattn_acc::Layout::bhld, sattn_acc::Layout::blhd, sattn_acc::Layout::padded};
   std::vector<Case> cases;
   uint32_t seed = 950;
@@ -92,7 +92,7 @@ TEST_CASE("bf16 decode shapes: a few query rows over many keys, from bf16 and f3
     for (int pattern : {SATTN_PATTERN_DENSE, SATTN_PATTERN_SLIDING_WINDOW})
       for (int32_t dtype : {SATTN_DTYPE_BF16, SATTN_DTYPE_F32})
         for (bool causal : {false, true}) {
-          Case c = example_case(pattern, 1 + seed % 2, s.Hq, s.Hk, s.Lq, s.Lk, s.D, causal);
+          Case c = example_case(pattern, s.B, s.Hq, s.Hk, s.Lq, s.Lk, s.D, causal);
           c.problem.Dv = s.Dv;
           c.problem.precision = SATTN_PRECISION_BF16;
           c.dtype = dtype;
@@ -101,6 +101,23 @@ TEST_CASE("bf16 decode shapes: a few query rows over many keys, from bf16 and f3
           c.seed = seed++;
           cases.push_back(c);
         }
+  sattn_acc::check_cases(cases);
+}
+
+TEST_CASE("decode with the keys split across tasks, at every precision", "[precision]") {
+  // One (batch, kv head) pair, Lq <= 3, 600 to 2000 keys: split into ranges of key tiles on machines of two or more
+  // cores (the cpu backend's decode split), each range's O, maximum and sum merged at the end.
+  std::vector<Case> cases;
+  uint32_t seed = 1010;
+  for (int precision : all_precisions)
+    for (int pattern : {SATTN_PATTERN_DENSE, SATTN_PATTERN_SLIDING_WINDOW, SATTN_PATTERN_BLOCK_LOCAL_GLOBAL})
+      for (bool causal : {false, true}) {
+        Case c = example_case(pattern, 1, 4, 1, 1 + seed % 3, 600 + 350 * (seed % 5), 64, causal);
+        c.problem.precision = precision;
+        if (sattn_acc::is_integer_precision(precision)) c.key_bias = 3.0;
+        c.seed = seed++;
+        cases.push_back(c);
+      }
   sattn_acc::check_cases(cases);
 }
 
