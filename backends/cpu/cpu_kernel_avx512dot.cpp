@@ -44,7 +44,7 @@ void run_task(const KernelParams& p, float* scratch, int64_t task) {
       run_rows(p, scratch, task, DotIntegerOps::kRows, attend_tiles<DotIntegerOps>);
       return;
     case DotKind::kNone:
-      run_rows(p, scratch, task, kMR, p.selecting != 0 ? attend_selected : attend);
+      run_rows(p, scratch, task, kMR, float_attend(p));
       return;
   }
 }

@@ -73,12 +73,12 @@ TEST_CASE("16-bit precisions on inputs stored in their own type", "[precision]")
   sattn_acc::check_cases(cases);
 }
 
-TEST_CASE("bf16 decode shapes: a few query rows over many keys, from bf16 and f32 rows", "[precision]") {
-  // Blocks of at most 16 rows (G heads x Lq positions) read K and V in place on the cpu backend's avx512dot path
-  // (cpu_decode.inc): key counts ending mid-group and mid-pair, D of 32 to 128 with Dv != D, windows with dilation
-  // and global tokens (masked tiles, and key ranges that keep nothing), causal, BLHD, and padded rows (strided: the
-  // packing paths). One (batch, kv head) pair and 512 or more keys: fewer pairs than workers on a machine of two or
-  // more cores, so the keys are split across tasks and merged.
+TEST_CASE("bf16 and fp32 decode shapes: a few query rows over many keys, from bf16 and f32 rows", "[precision]") {
+  // Blocks of at most 16 rows (G heads x Lq positions) read K and V in place on the cpu backend (cpu_decode.inc for
+  // bf16 on avx512dot, cpu_decode_float.inc for fp32 on every path): key counts ending mid-group and mid-pair, D of 32
+  // to 128 with Dv != D, windows with dilation and global tokens (masked tiles, and key ranges that keep nothing),
+  // causal, BLHD, and padded rows (strided: the packing paths). One (batch, kv head) pair and 512 or more keys: fewer
+  // pairs than workers on a machine of two or more cores, so the keys are split across tasks and merged.
   struct Decode {
     int64_t B, Hq, Hk, Lq, Lk, D, Dv;
   };
@@ -94,7 +94,7 @@ TEST_CASE("bf16 decode shapes: a few query rows over many keys, from bf16 and f3
         for (bool causal : {false, true}) {
           Case c = example_case(pattern, s.B, s.Hq, s.Hk, s.Lq, s.Lk, s.D, causal);
           c.problem.Dv = s.Dv;
-          c.problem.precision = SATTN_PRECISION_BF16;
+          c.problem.precision = seed / 3 % 2 == 0 ? SATTN_PRECISION_BF16 : SATTN_PRECISION_FP32;  // every mix
           c.dtype = dtype;
           c.layout = layouts[seed % 3];
           c.with_lse = seed % 4 != 0;
