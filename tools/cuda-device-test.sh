@@ -17,7 +17,8 @@ cp -P build/default/src/libsattn.so* build/default/src/libsattn-backend-cuda.so 
 cp build/default/tests/cuda/sattn_test_cuda build/default/tests/cuda/sattn_test_cuda_selection build/default/tests/cuda/sattn_test_cuda_rows \
   build/default/tests/cuda/sattn_bench_cuda "$dest/"
 cp tools/compare_cuda.py "$dest/"
-tbb="$(ldconfig -p | awk '/libtbb\.so\.12 /{print $NF; exit}')"
+# awk reads all of ldconfig's output: leaving early would fail the pipe (SIGPIPE) under pipefail.
+tbb="$(ldconfig -p | awk '/libtbb\.so\.12 / && !found {found = $NF} END {print found}')"
 [ -n "$tbb" ] && cp -L "$tbb" "$dest/"
 cat <<MSG
 Copied to $dest. On the device (run tool, carry [".device-cuda2"]):

@@ -186,7 +186,15 @@ __global__ void __launch_bounds__(kThreads, 1)
   const auto k_full = [&](int stage) { return barriers + 8u * (1 + stage); };
   const auto v_full = [&](int stage) { return barriers + 8u * (1 + kRing + stage); };
   const auto empty = [&](int stage) { return barriers + 8u * (1 + 2 * kRing + stage); };
-  const int64_t qt = gridDim.x - 1 - blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
+  // The block's work item: (gridDim.x - 1 - x, y, z) in the default order (query tiles from the last, then heads,
+  // then batches: blocks start in index order, so those running at one time share a head's K and V in L2); where
+  // the plan moved the heavy rows to the front, the item its work order names at the block's index.
+  int64_t qt = gridDim.x - 1 - blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
+  if (p.work_order != nullptr) {
+    const int64_t q_tiles = gridDim.x;
+    const int64_t item = p.work_order[blockIdx.x + q_tiles * (blockIdx.y + int64_t{gridDim.y} * blockIdx.z)];
+    qt = q_tiles - 1 - item % q_tiles, hq = item / q_tiles % p.q_heads, b = item / q_tiles / p.q_heads;
+  }
   const int64_t hk = hq / (p.q_heads / p.kv_heads), q0 = qt * kRows;
   const int64_t layout_row = sattn_layout_row(&p.layout, b, hq, qt);
   if (threadIdx.x == 0) {

@@ -65,6 +65,9 @@ struct KernelParams {
   sattn_layout_view layout;
   Selection selection;
   int32_t use_wgmma;  // launch_flash takes the Hopper kernel (cuda_flash_wgmma.cu): set where the plan's GPU is sm_90
+  // The Hopper kernel's work items (one per query tile, head and batch) in the order blocks take them: indices of
+  // the default order (batch, head, query tile from the last), from the plan's device memory; null, that order.
+  const int32_t* work_order;
   QuantizedBuffers quantized;  // int8/int4: where attend() quantises the operands (carved from the workspace)
 };
 

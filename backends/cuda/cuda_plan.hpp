@@ -26,6 +26,9 @@ struct Plan {
   bool wgmma = false;   // the GPU is sm_90 (Hopper): the flash kernel's wgmma version runs
   size_t workspace_bytes = 0;
   size_t quantized_offset = 0;  // int8/int4: where the quantised operands start in the workspace
+  // The Hopper kernel's work order (KernelParams::work_order, in device_layout; static layouts only): the rows with
+  // many more tiles than the mean first, so that they do not run alone at the end.
+  const int32_t* work_order = nullptr;
 };
 
 class WorkspaceCarver;

@@ -90,6 +90,7 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
       const sattn_tensor space{workspace, SATTN_DEVICE_CUDA, plan.device, SATTN_DTYPE_U8, 1, {0}, {0}};
       check_pointer(&space, "workspace", plan.device);
     }
+    p.work_order = plan.work_order;
     if (is_quantized(d)) {  // the quantised operands follow the selection's buffers in the workspace
       WorkspaceCarver carver(static_cast<unsigned char*>(workspace) + plan.quantized_offset);
       carve_quantized(plan, carver, &p.quantized);

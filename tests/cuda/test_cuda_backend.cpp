@@ -70,6 +70,18 @@ TEST_CASE("cuda backend matches the reference backend", "[cuda]") {
     c.head_dim = c.head_dim_v = 64, c.dtype = SATTN_DTYPE_F16, c.precision = SATTN_PRECISION_FP16;
     cases.push_back(c);
   }
+  // More work items (query tiles x heads x batches) than SMs, so that blocks start in several waves: the global
+  // tokens' first query tile attends to every key and is handed out first (the plan's work order on Hopper).
+  {
+    Case c = base(SATTN_PATTERN_SLIDING_WINDOW, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 128);
+    c.batch = 2, c.q_heads = 16, c.kv_heads = 4, c.q_len = c.kv_len = 1100, c.lse = true;
+    c.params.window_size = 100, c.params.global_tokens = 30;
+    cases.push_back(c);
+    c = base(SATTN_PATTERN_DENSE, SATTN_DTYPE_F16, SATTN_PRECISION_FP16, 64);
+    c.batch = 3, c.q_heads = 12, c.kv_heads = 3, c.q_len = 1000, c.kv_len = 300, c.causal = true, c.blhd = true;
+    c.lse = true;  // Lq > Lk under causal: empty rows among the items
+    cases.push_back(c);
+  }
   // The generic path: fp32, other head dims, mixed dtype and precision, unaligned rows.
   {
     Case c = base(SATTN_PATTERN_DENSE, SATTN_DTYPE_F32, SATTN_PRECISION_FP32, 40);
