@@ -121,13 +121,6 @@ void copy_layout(Plan& plan, const sattn_layout* static_layout, int multiprocess
                         : nullptr;
 }
 
-// 16-bit tensors of their own precision and head dims the flash kernels are built for (unaligned strides aside).
-bool tensor_core_problem(const sattn_attention_desc& d) {
-  return ((d.dtype == SATTN_DTYPE_BF16 && d.precision == SATTN_PRECISION_BF16) ||
-          (d.dtype == SATTN_DTYPE_F16 && d.precision == SATTN_PRECISION_FP16)) &&
-         d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128);
-}
-
 // A data-dependent pattern has no static layout; its runs build their layouts in the workspace, all under one rule
 // that only carries what applies element-wise on top of the selection: causal, the position offset and the global
 // tokens. It lives on the device for the plan's lifetime.
@@ -246,7 +239,9 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
       throw;
     }
     const sattn_attention_desc& d = plan->desc;
-    const bool tensor_cores = tensor_core_problem(d);
+    const bool tensor_cores = ((d.dtype == SATTN_DTYPE_BF16 && d.precision == SATTN_PRECISION_BF16) ||
+                               (d.dtype == SATTN_DTYPE_F16 && d.precision == SATTN_PRECISION_FP16)) &&
+                              d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128);
     if (is_quantized(d)) {
       plan->kernel = d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128)
                          ? "cuda_quantize + cuda_flash_int8_mma_m16n8k32 (int8 scores, f16 P V on tensor cores)"
