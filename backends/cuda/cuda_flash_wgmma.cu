@@ -255,8 +255,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   }
 
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegisters));
-  // Ping-pong at D 128 only: measured 1-2% faster on causal and sparse rows there (dense unchanged), 2% slower at D 64,
-  // whose softmax is as long as its MMAs, so that a turn makes the other warpgroup wait.
+  // Ping-pong at D 128 only: measured 1-2% faster on causal and sparse rows there (dense unchanged). At D 64 it was 2%
+  // slower: the softmax takes as long as the MMAs, so waiting for a turn only idles the warpgroup.
   constexpr bool PingPong = D == 128;
   // The consumers' pairs: this step's (current) and the next; walked before the prologue's MMAs (see the loop).
   const TilePair current = TilePair::begin(p.layout, layout_row);
