@@ -70,8 +70,7 @@ double cost(const sattn_problem* problem) {
 }
 
 void tile_shape(const sattn_problem* problem, int64_t* tile_q, int64_t* tile_k) {
-  (void)problem;
-  *tile_q = kTileQ;
+  *tile_q = layout_tile_q(*problem);
   *tile_k = kTileK;
 }
 

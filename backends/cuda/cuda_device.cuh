@@ -169,13 +169,14 @@ __device__ inline uint32_t bit_tile_bits(const KernelParams& p, const TileCursor
   constexpr int kKeys = static_cast<int>(kTileK);
   const sattn_tile_span& span = cursor.current();
   const sattn_layout_view& view = p.layout;
-  const uint64_t* const tile = view.bits + span.bits + (cursor.tile - span.k_begin) * kTileQ * view.bits_words_per_row;
+  const uint64_t* const tile =
+      view.bits + span.bits + (cursor.tile - span.k_begin) * view.tile_q * view.bits_words_per_row;
   uint32_t bits = 0;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     const int64_t i = h == 0 ? row0 : row1;
     if (i >= p.q_len) continue;
-    const uint64_t word = tile[i % kTileQ * view.bits_words_per_row];
+    const uint64_t word = tile[i % view.tile_q * view.bits_words_per_row];
 #pragma unroll 1
     for (int k = 0; k < kKeys / 4; ++k) {  // as in row_rule_bits
       const int c = k / 2 * 8 + 2 * quad + k % 2;

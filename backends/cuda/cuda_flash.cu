@@ -296,9 +296,10 @@ bool flash_supports(const KernelParams& p) {
   const bool bf16 = p.dtype == SATTN_DTYPE_BF16 && p.precision == SATTN_PRECISION_BF16;
   const bool f16 = p.dtype == SATTN_DTYPE_F16 && p.precision == SATTN_PRECISION_FP16;
   return (bf16 || f16) && p.kv_dtype == p.dtype && p.head_dim == p.head_dim_v &&
-         (p.head_dim == 64 || p.head_dim == 128) && p.layout.tile_q == kTileQ && p.layout.tile_k == kTileK &&
-         p.q_heads <= 65535 && p.batch <= 65535 && (p.q_len + kRows - 1) / kRows <= 0x7fffffff && aligned(p.q) &&
-         aligned(p.k) && aligned(p.v) && aligned(p.o);
+         (p.head_dim == 64 || p.head_dim == 128) &&
+         (p.layout.tile_q == kTileQ || (p.layout.tile_q == kTileQWide && wide_tiles_supported(p))) &&
+         p.layout.tile_k == kTileK && p.q_heads <= 65535 && p.batch <= 65535 &&
+         (p.q_len + kRows - 1) / kRows <= 0x7fffffff && aligned(p.q) && aligned(p.k) && aligned(p.v) && aligned(p.o);
 }
 
 int launch_flash(const KernelParams& p, void* stream) {
@@ -307,6 +308,8 @@ int launch_flash(const KernelParams& p, void* stream) {
     TensorMaps maps;
     if (encode_tensor_maps(p, &maps)) return launch_flash_wgmma(p, maps, stream);
   }
+  // The mma.sync kernel walks 128-row tiles only; TMA refused these tensors (strides past its limits).
+  if (p.layout.tile_q != kTileQ) return launch_generic(p, stream);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   return with_variant(p.head_dim, p.dtype == SATTN_DTYPE_BF16,
                       [&](auto d, auto bf16) { return launch<decltype(d)::value, decltype(bf16)::value>(p, s); });

@@ -1,6 +1,7 @@
-// The Hopper (sm_90a) flash kernel: the same walk over the layout's 128 x 64 tiles as cuda_flash.cu, two tiles per
-// step, with the multiplies on warpgroup MMA (wgmma.mma_async) and the copies on the tensor memory accelerator
-// (TMA). Two consumer warpgroups of 4 warps own 64 query rows each. S = Q K^T reads both operands from shared memory
+// The Hopper (sm_90a) flash kernel: the same walk over the layout's 128 x 64 tiles as cuda_flash.cu (or 192 x 64 at
+// D 64), two tiles per step, with the multiplies on warpgroup MMA (wgmma.mma_async) and the copies on the tensor
+// memory accelerator (TMA). Two (or three) consumer warpgroups of 4 warps own 64 query rows each. S = Q K^T reads
+// both operands from shared memory
 // through matrix descriptors (m64n128k16: the step's two tiles side by side); P stays in registers, where the
 // accumulator layout of S is already the A-fragment layout, and O += P V reads V from shared memory transposed
 // (m64nDk16). Freed of A/B fragments and of address arithmetic for copies, a consumer thread holds S (64 floats),
@@ -22,23 +23,35 @@
 namespace sattn_cuda {
 namespace {
 
-constexpr int kConsumerThreads = 2 * 128;         // two warpgroups
-constexpr int kThreads = kConsumerThreads + 128;  // and the producer's: one thread issues the copies
-// Registers per thread after the warpgroups trade them (setmaxnreg): ptxas compiles a 384-thread kernel for 168, too
-// few for a consumer's S, O and P; the producer gives most of its share away.
-constexpr int kProducerRegisters = 40;
-constexpr int kConsumerRegisters = 232;
-static_assert((kThreads - kConsumerThreads) * kProducerRegisters + kConsumerThreads * kConsumerRegisters <= 65536,
-              "the register file holds both shares");
-constexpr int kRows = static_cast<int>(kTileQ);      // query rows per block, 64 per consumer warpgroup
+// Consumer warpgroups of 4 warps own 64 query rows each: two on the layout's 128-row tiles (kTileQ), three on the
+// 192-row tiles the plan asks for at D 64 (kTileQWide), where the softmax takes as long as the MMAs and a third
+// warpgroup's exponentials fill the gaps the other two leave (the kernel is latency-bound: docs/performance.md).
+template <int Warpgroups>
+constexpr int kConsumerThreads = Warpgroups * 128;
+template <int Warpgroups>
+constexpr int kThreads = kConsumerThreads<Warpgroups> + 128;  // and the producer's: one thread issues the copies
+// Registers per thread after the warpgroups trade them (setmaxnreg): ptxas compiles a 384-thread kernel for 168 and a
+// 512-thread one for 128, too few for a consumer's S, O and P; the producer gives most of its share away.
+template <int Warpgroups>
+constexpr int kProducerRegisters = Warpgroups == 2 ? 40 : 24;
+template <int Warpgroups>
+constexpr int kConsumerRegisters = Warpgroups == 2 ? 232 : 160;
+template <int Warpgroups>
+constexpr bool registers_fit() {
+  return 128 * kProducerRegisters<Warpgroups> + kConsumerThreads<Warpgroups> * kConsumerRegisters<Warpgroups> <= 65536;
+}
+static_assert(registers_fit<2>() && registers_fit<3>(), "the register file holds both shares");
+template <int Warpgroups>
+constexpr int kRows = 64 * Warpgroups;  // query rows per block: the layout's tile_q
+static_assert(kRows<2> == kTileQ && kRows<3> == kTileQWide, "a block's rows are one layout tile");
 constexpr int kTileKeys = static_cast<int>(kTileK);  // keys of a layout tile
 constexpr int kKeys = 2 * kTileKeys;                 // keys of a step: two layout tiles side by side
 static_assert(kKeys == 128, "a step's keys are one m64n128 operand of S and eight 16-key fragments of P");
 
 template <int Rows>
 constexpr uint32_t kAtomBytes = Rows * 128;  // one atom: 64 columns (128 bytes) of every row
-template <int D>
-constexpr uint32_t kQBytes = D / 64 * kAtomBytes<kRows>;
+template <int D, int Warpgroups>
+constexpr uint32_t kQBytes = D / 64 * kAtomBytes<kRows<Warpgroups>>;
 template <int D>
 constexpr uint32_t kTileBytes = D / 64 * kAtomBytes<kTileKeys>;  // one layout tile of K or V
 template <int D>
@@ -48,11 +61,23 @@ template <int D>
 constexpr int kStages = D == 64 ? 4 : 3;
 template <int D>
 constexpr size_t kBarrierBytes = 8 * (1 + 3 * kStages<D>);  // q_full, then k_full, v_full and empty per stage
+
+// What the producer tells the consumers of a step, in shared memory next to the step's stage: its tiles (their spans'
+// indices in the layout and tile indices; tile[1] < 0: no second tile). Written before the step's K copy is
+// announced on its full barrier (a release the consumers' wait acquires), so that the consumers walk no cursor of
+// their own: its registers are wanted for S, P and O (the three-warpgroup kernel has 160 a thread).
+struct StepTiles {
+  int64_t span[2];
+  int32_t tile[2];
+};
 template <int D>
+constexpr size_t kStepBytes = 16 + kStages<D> * sizeof(StepTiles);  // the row's step count, then one record a stage
+template <int D, int Warpgroups>
 constexpr size_t shared_bytes() {
-  return 1024 + kQBytes<D> + 2 * kStages<D> * size_t{kStageBytes<D>} + kBarrierBytes<D>;  // 1024: align atoms
+  return 1024 + kQBytes<D, Warpgroups> + 2 * kStages<D> * size_t{kStageBytes<D>} + kBarrierBytes<D> +
+         kStepBytes<D>;  // 1024: align the atoms
 }
-static_assert(shared_bytes<128>() <= 227 * 1024 && shared_bytes<64>() <= 227 * 1024, "fits one block per SM");
+static_assert(shared_bytes<128, 2>() <= 227 * 1024 && shared_bytes<64, 3>() <= 227 * 1024, "fits one block per SM");
 
 #if SATTN_CUDA_WGMMA
 constexpr int kScores = kKeys / 2;  // S accumulators a consumer thread holds (64 rows x kKeys / 128 threads)
@@ -77,14 +102,15 @@ struct TilePair {
   }
 };
 
-// S = Q K^T for the warpgroup's 64 rows and a step's 128 keys, issued (not waited for): D / 16 steps of 16 head dims.
-template <int D, bool Bf16>
+// S = Q K^T for the warpgroup's 64 rows and a step's 128 keys, issued (not waited for): D / 16 steps of 16 head dims
+// (Q's atoms hold the block's Rows rows).
+template <int D, bool Bf16, int Rows>
 __device__ inline void issue_scores(float (&s)[kScores], uint32_t q_address, uint32_t k_address) {
   wgmma_fence();
 #pragma unroll
   for (int ks = 0; ks < D / 16; ++ks) {
     const uint32_t step = (ks % 4) * 32u;  // 16 head dims = 32 bytes into the atom
-    const uint64_t a = smem_descriptor(q_address + ks / 4 * kAtomBytes<kRows> + step, 16, 1024);
+    const uint64_t a = smem_descriptor(q_address + ks / 4 * kAtomBytes<Rows> + step, 16, 1024);
     const uint64_t k = smem_descriptor(k_address + ks / 4 * kAtomBytes<kKeys> + step, 16, 1024);
     wgmma_ss_n128<Bf16>(s, a, k, ks > 0 ? 1 : 0);
   }
@@ -154,10 +180,14 @@ __device__ inline void pack_probabilities(const float (&s)[kScores], uint32_t (&
 }
 
 // Keep bits of a step for this thread's rows: the first tile's (its kind's fast paths), the second's or none.
-__device__ inline uint64_t step_keep_bits(const KernelParams& p, const TilePair& pair, int64_t b, int64_t row0,
+__device__ inline uint64_t step_keep_bits(const KernelParams& p, const StepTiles& step, int64_t b, int64_t row0,
                                           int64_t hq, int quad) {
-  const uint64_t low = tile_keep_bits(p, pair.first, b, row0, row0 + 8, hq, hq, quad);
-  const uint64_t high = pair.second.valid() ? tile_keep_bits(p, pair.second, b, row0, row0 + 8, hq, hq, quad) : 0u;
+  // A cursor standing on each tile: tile_keep_bits reads only its span and tile.
+  const auto at = [&](int half) {
+    return TileCursor{p.layout.spans, step.span[half], step.span[half] + 1, step.tile[half]};
+  };
+  const uint64_t low = tile_keep_bits(p, at(0), b, row0, row0 + 8, hq, hq, quad);
+  const uint64_t high = step.tile[1] >= 0 ? tile_keep_bits(p, at(1), b, row0, row0 + 8, hq, hq, quad) : 0u;
   return low | high << 32;
 }
 
@@ -172,27 +202,29 @@ __device__ inline void mma_turn_pass(int warpgroup) {
 }
 #endif  // SATTN_CUDA_WGMMA
 
-// One block per (128-row query tile, query head, batch), warp-specialised: a producer warpgroup walks the layout row
-// and has the TMA unit copy Q once and the K/V tiles, two per step (side by side: a 128-key operand), into a ring of
-// stages; two consumer warpgroups (64 query rows each) only multiply and exponentiate. Full barriers (one per stage
-// for K and one for V, so that S can start before V lands) carry the copies' byte counts; a stage's empty barrier
-// collects one arrival per consumer warp once its P V has finished. The second half of a step without a second tile
-// is copied from past the end of the keys: zeros, so that its P V adds nothing, and masked out of the softmax.
-// A consumer step: issue S(j+1) and P V(j), wait for S(j+1), its softmax in place, wait for P V(j) (ptxas schedules
-// this wait ahead of the softmax: it hoists wgmma waits to the top of their block, so the softmax overlaps the other
-// warpgroup's MMAs), release stage j, rescale O, pack P(j+1). At D 128 the warpgroups take turns to issue their MMAs
-// (ping-pong, below); at D 64 they never wait for each other.
-template <int D, bool Bf16>
-__global__ void __launch_bounds__(kThreads, 1)
+// One block per (query tile of 128 or 192 rows, query head, batch), warp-specialised: a producer warpgroup walks the
+// layout row and has the TMA unit copy Q once and the K/V tiles, two per step (side by side: a 128-key operand), into
+// a ring of stages; two or three consumer warpgroups (64 query rows each) only multiply and exponentiate. Full barriers
+// (one per stage for K and one for V, so that S can start before V lands) carry the copies' byte counts; a stage's
+// empty barrier collects one arrival per consumer warp once its P V has finished. The second half of a step without a
+// second tile is copied from past the end of the keys: zeros, so that its P V adds nothing, and masked out of the
+// softmax. A consumer step: issue S(j+1) and P V(j), wait for S(j+1), its softmax in place, wait for P V(j) (ptxas
+// schedules this wait ahead of the softmax: it hoists wgmma waits to the top of their block, so the softmax overlaps
+// the other warpgroup's MMAs), release stage j, rescale O, pack P(j+1). At D 128 the warpgroups take turns to issue
+// their MMAs (ping-pong, below); at D 64 they never wait for each other.
+template <int D, bool Bf16, int Warpgroups>
+__global__ void __launch_bounds__(kThreads<Warpgroups>, 1)
     flash_wgmma_kernel(const __grid_constant__ TensorMaps maps, const KernelParams p) {
 #if SATTN_CUDA_WGMMA
-  constexpr int kRing = kStages<D>;
+  constexpr int kRing = kStages<D>, kBlockRows = kRows<Warpgroups>, kConsumers = kConsumerThreads<Warpgroups>;
   extern __shared__ __align__(16) unsigned char shared_raw[];
   // The swizzle is a function of the shared address: atoms must start 1024-byte aligned.
   unsigned char* const q_tile = shared_raw + (1024 - shared_address(shared_raw) % 1024) % 1024;
-  unsigned char* const k_stages = q_tile + kQBytes<D>;
+  unsigned char* const k_stages = q_tile + kQBytes<D, Warpgroups>;
   unsigned char* const v_stages = k_stages + kRing * kStageBytes<D>;
   const uint32_t barriers = shared_address(v_stages + kRing * kStageBytes<D>);
+  int32_t* const step_count = reinterpret_cast<int32_t*>(v_stages + kRing * kStageBytes<D> + kBarrierBytes<D>);
+  StepTiles* const step_tiles = reinterpret_cast<StepTiles*>(reinterpret_cast<unsigned char*>(step_count) + 16);
   const auto q_full = [&] { return barriers; };
   const auto k_full = [&](int stage) { return barriers + 8u * (1 + stage); };
   const auto v_full = [&](int stage) { return barriers + 8u * (1 + kRing + stage); };
@@ -206,28 +238,29 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int64_t item = p.work_order[blockIdx.x + q_tiles * (blockIdx.y + int64_t{gridDim.y} * blockIdx.z)];
     qt = q_tiles - 1 - item % q_tiles, hq = item / q_tiles % p.q_heads, b = item / q_tiles / p.q_heads;
   }
-  const int64_t hk = hq / (p.q_heads / p.kv_heads), q0 = qt * kRows;
+  const int64_t hk = hq / (p.q_heads / p.kv_heads), q0 = qt * kBlockRows;
   const int64_t layout_row = sattn_layout_row(&p.layout, b, hq, qt);
   if (threadIdx.x == 0) {
     barrier_init(q_full(), 1);
     for (int stage = 0; stage < kRing; ++stage) {
       barrier_init(k_full(stage), 1);
       barrier_init(v_full(stage), 1);
-      barrier_init(empty(stage), kConsumerThreads / 32);
+      barrier_init(empty(stage), kConsumers / 32);
     }
     barrier_init_fence();
   }
   __syncthreads();  // the last block-wide barrier: the producer's idle threads leave below
 
-  if (threadIdx.x >= kConsumerThreads) {  // the producer warpgroup; one thread issues every copy
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegisters));
-    if (threadIdx.x != kConsumerThreads) return;
+  if (threadIdx.x >= kConsumers) {  // the producer warpgroup; one thread issues every copy
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegisters<Warpgroups>));
+    if (threadIdx.x != kConsumers) return;
     tma_prefetch_map(&maps.k);
     tma_prefetch_map(&maps.v);
-    barrier_expect_bytes(q_full(), kQBytes<D>);
+    *step_count = static_cast<int32_t>((count_tiles(p.layout, layout_row) + 1) / 2);  // announced with Q
+    barrier_expect_bytes(q_full(), kQBytes<D, Warpgroups>);
 #pragma unroll
     for (int atom = 0; atom < D / 64; ++atom)
-      tma_load_4d(shared_address(q_tile + atom * kAtomBytes<kRows>), &maps.q, q_full(), atom * 64,
+      tma_load_4d(shared_address(q_tile + atom * kAtomBytes<kBlockRows>), &maps.q, q_full(), atom * 64,
                   static_cast<int32_t>(q0), static_cast<int32_t>(hq), static_cast<int32_t>(b));
     // Rows from here on are past the end of the keys: a box there arrives as zeros.
     const int32_t past_end = static_cast<int32_t>((p.kv_len + kTileKeys - 1) / kTileKeys * kTileKeys);
@@ -237,6 +270,10 @@ __global__ void __launch_bounds__(kThreads, 1)
       barrier_wait(empty(stage), (n / kRing & 1) ^ 1);  // the consumers released this stage's last step
       const int32_t keys[2] = {static_cast<int32_t>(pair.first.tile * kTileKeys),
                                pair.second.valid() ? static_cast<int32_t>(pair.second.tile * kTileKeys) : past_end};
+      StepTiles& tiles = step_tiles[stage];  // announced with K, below
+      tiles.span[0] = pair.first.span, tiles.tile[0] = static_cast<int32_t>(pair.first.tile);
+      tiles.span[1] = pair.second.valid() ? pair.second.span : 0;
+      tiles.tile[1] = pair.second.valid() ? static_cast<int32_t>(pair.second.tile) : -1;
       // A step's K or V: both tiles' boxes of 64 head dims into the stage's 128-key atoms, counted on one barrier.
       const auto load_step = [&](unsigned char* stages, const void* map, uint32_t full) {
         barrier_expect_bytes(full, kStageBytes<D>);
@@ -254,14 +291,16 @@ __global__ void __launch_bounds__(kThreads, 1)
     return;
   }
 
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegisters));
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegisters<Warpgroups>));
   // Ping-pong at D 128 only: measured 1-2% faster on causal and sparse rows there (dense unchanged). At D 64 it was 2%
   // slower: the softmax takes as long as the MMAs, so waiting for a turn only idles the warpgroup.
-  constexpr bool PingPong = D == 128;
-  // The consumers' pairs: this step's (current) and the next; walked before the prologue's MMAs (see the loop).
-  const TilePair current = TilePair::begin(p.layout, layout_row);
-  TilePair next = current;
-  if (next.valid()) next.advance();
+  // The turn protocol is written for two warpgroups.
+  constexpr bool PingPong = D == 128 && Warpgroups == 2;
+  // Where a step's keep bits are computed. Three warpgroups (160 registers a thread): before the step's S is issued,
+  // while S is not live, so that the masked kinds' code has its 64 registers to spare (ptxas spills 136 bytes
+  // otherwise). Two warpgroups: after S has landed, with the softmax, where their loads overlap the other
+  // warpgroup's MMAs (computed before the issue they measured 2-12% slower there: the issue waits for them).
+  constexpr bool kEarlyKeepBits = Warpgroups == 3;
   const int warpgroup = static_cast<int>(threadIdx.x) / 128, warp = static_cast<int>(threadIdx.x) % 128 / 32;
   const int lane = static_cast<int>(threadIdx.x) % 32, group = lane / 4, quad = lane % 4;
   const int64_t first_row = q0 + warpgroup * 64 + warp * 16 + group;  // this thread's rows: first_row and + 8
@@ -275,39 +314,44 @@ __global__ void __launch_bounds__(kThreads, 1)
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}, correction[2];
   uint32_t probabilities[kKeys / 16][4];
   barrier_wait(q_full(), 0);
+  const int steps = *step_count;
   if (PingPong && warpgroup == 1) mma_turn_pass(1);  // the first turn is warpgroup 0's
-  if (current.valid()) {  // the first step's scores and probabilities: the pipeline's prologue
+  if (steps > 0) {  // the first step's scores and probabilities: the pipeline's prologue
     float s[kScores];
     barrier_wait(k_full(0), 0);
-    if (!next.valid()) barrier_wait(v_full(0), 0);  // a single step: its V now (see the loop)
+    if (steps == 1) barrier_wait(v_full(0), 0);  // a single step: its V now (see the loop)
+    uint64_t keep_bits = 0;
+    if constexpr (kEarlyKeepBits) keep_bits = step_keep_bits(p, step_tiles[0], b, first_row, hq, quad);
     if (PingPong) mma_turn_wait(warpgroup);
-    issue_scores<D, Bf16>(s, q_address, k_address(0));
+    issue_scores<D, Bf16, kBlockRows>(s, q_address, k_address(0));
     if (PingPong) mma_turn_pass(warpgroup);
     wgmma_wait<0>();
     wgmma_fence_operands(s);
-    softmax_step(s, step_keep_bits(p, current, b, first_row, hq, quad), p.scale_log2, m, l, correction);
+    if constexpr (!kEarlyKeepBits) keep_bits = step_keep_bits(p, step_tiles[0], b, first_row, hq, quad);
+    softmax_step(s, keep_bits, p.scale_log2, m, l, correction);
     pack_probabilities<Bf16>(s, probabilities);
   }
   // Steps with a next step (n: the step whose P V this one issues): no branch around the MMAs, so that ptxas keeps
   // them asynchronous.
   int n = 0;
-  for (; next.valid(); ++n) {
-    TilePair after = next;  // walked first: ptxas serialises every wgmma if the walk sits after the prologue's
-    after.advance();
+  for (; n + 1 < steps; ++n) {
     float s[kScores];
     // Both waits before either MMA: a spin loop between them would make ptxas serialise the wgmma pipeline. The
     // producer copies V(n) before K(n + 1), so the first wait costs nothing the second would not.
     barrier_wait(v_full(n % kRing), parity(n));
     barrier_wait(k_full((n + 1) % kRing), parity(n + 1));
     // The last step's V too: a wait between the loop and the last P V would make ptxas serialise every wgmma.
-    if (!after.valid()) barrier_wait(v_full((n + 1) % kRing), parity(n + 1));
+    if (n + 2 == steps) barrier_wait(v_full((n + 1) % kRing), parity(n + 1));
+    uint64_t keep_bits = 0;
+    if constexpr (kEarlyKeepBits) keep_bits = step_keep_bits(p, step_tiles[(n + 1) % kRing], b, first_row, hq, quad);
     if (PingPong) mma_turn_wait(warpgroup);
-    issue_scores<D, Bf16>(s, q_address, k_address(n + 1));
+    issue_scores<D, Bf16, kBlockRows>(s, q_address, k_address(n + 1));
     issue_values<D, Bf16>(o, probabilities, v_address(n));
     if (PingPong) mma_turn_pass(warpgroup);
     wgmma_wait<1>();  // S of step n + 1 is done; P V of step n may still run
     wgmma_fence_operands(s);
-    softmax_step(s, step_keep_bits(p, next, b, first_row, hq, quad), p.scale_log2, m, l, correction);
+    if constexpr (!kEarlyKeepBits) keep_bits = step_keep_bits(p, step_tiles[(n + 1) % kRing], b, first_row, hq, quad);
+    softmax_step(s, keep_bits, p.scale_log2, m, l, correction);
     wgmma_wait<0>();
     wgmma_fence_operands(o);
     if (lane == 0) {
@@ -322,9 +366,8 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     }
     pack_probabilities<Bf16>(s, probabilities);
-    next = after;
   }
-  if (current.valid()) {  // the last step's P V (its V was waited for with its K: see the loop)
+  if (steps > 0) {  // the last step's P V (its V was waited for with its K: see the loop)
     if (PingPong) mma_turn_wait(warpgroup);
     issue_values<D, Bf16>(o, probabilities, v_address(n));
     if (PingPong) mma_turn_pass(warpgroup);
@@ -345,18 +388,20 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-template <int D, bool Bf16>
+template <int D, bool Bf16, int Warpgroups>
 int launch(const KernelParams& p, const TensorMaps& maps, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>((p.q_len + kRows - 1) / kRows), static_cast<unsigned>(p.q_heads),
+  constexpr int kBlockRows = kRows<Warpgroups>;
+  const dim3 grid(static_cast<unsigned>((p.q_len + kBlockRows - 1) / kBlockRows), static_cast<unsigned>(p.q_heads),
                   static_cast<unsigned>(p.batch));
-  flash_wgmma_kernel<D, Bf16><<<grid, kThreads, shared_bytes<D>(), stream>>>(maps, p);
+  flash_wgmma_kernel<D, Bf16, Warpgroups>
+      <<<grid, kThreads<Warpgroups>, shared_bytes<D, Warpgroups>(), stream>>>(maps, p);
   return cudaGetLastError();
 }
 
-template <int D, bool Bf16>
+template <int D, bool Bf16, int Warpgroups>
 int prepare() {
-  return cudaFuncSetAttribute(flash_wgmma_kernel<D, Bf16>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              static_cast<int>(shared_bytes<D>()));
+  return cudaFuncSetAttribute(flash_wgmma_kernel<D, Bf16, Warpgroups>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(shared_bytes<D, Warpgroups>()));
 }
 
 }  // namespace
@@ -364,12 +409,26 @@ int prepare() {
 int launch_flash_wgmma(const KernelParams& p, const TensorMaps& maps, void* stream) {
   if (p.q_len == 0) return cudaSuccess;
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
-  return with_variant(p.head_dim, p.dtype == SATTN_DTYPE_BF16,
-                      [&](auto d, auto bf16) { return launch<decltype(d)::value, decltype(bf16)::value>(p, maps, s); });
+  return with_variant(p.head_dim, p.dtype == SATTN_DTYPE_BF16, [&](auto d, auto bf16) {
+    constexpr int D = decltype(d)::value;
+    constexpr bool Bf16 = decltype(bf16)::value;
+    if constexpr (D == 64) {  // wide_tiles_supported: only D 64 has the three-warpgroup kernel
+      if (p.layout.tile_q == kTileQWide) return launch<D, Bf16, 3>(p, maps, s);
+    }
+    return launch<D, Bf16, 2>(p, maps, s);
+  });
 }
 
 int prepare_flash_wgmma() {
-  return for_each_variant([](auto d, auto bf16) { return prepare<decltype(d)::value, decltype(bf16)::value>(); });
+  return for_each_variant([](auto d, auto bf16) {
+    constexpr int D = decltype(d)::value;
+    constexpr bool Bf16 = decltype(bf16)::value;
+    int status = prepare<D, Bf16, 2>();
+    if constexpr (D == 64) {
+      if (status == cudaSuccess) status = prepare<D, Bf16, 3>();
+    }
+    return status;
+  });
 }
 
 }  // namespace sattn_cuda

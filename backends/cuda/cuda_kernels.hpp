@@ -131,9 +131,17 @@ bool flash_split_supports(const KernelParams& params, const DecodePlan& decode);
 int launch_flash_split(const KernelParams& params, const DecodePlan& decode, void* stream);
 int flash_split_blocks_per_sm(int64_t head_dim, bool bf16);
 
-// The flash kernel's tile shape, which the layout is built with.
+// The flash kernels' tile shape, which the layout is built with: 128 x 64, or 192 x 64 (three consumer warpgroups of
+// the Hopper kernel) where wide_tiles_supported holds.
 constexpr int64_t kTileQ = 128;
+constexpr int64_t kTileQWide = 192;
 constexpr int64_t kTileK = 64;
+// The Hopper kernel at D 64 on bf16/f16 tensors of that precision: the rows its three-warpgroup blocks take.
+inline bool wide_tiles_supported(const KernelParams& p) {
+  const bool bf16 = p.dtype == SATTN_DTYPE_BF16 && p.precision == SATTN_PRECISION_BF16;
+  const bool f16 = p.dtype == SATTN_DTYPE_F16 && p.precision == SATTN_PRECISION_FP16;
+  return p.use_wgmma != 0 && (bf16 || f16) && p.kv_dtype == p.dtype && p.head_dim == 64 && p.head_dim_v == 64;
+}
 // The generic kernel keeps one query row and its output row per warp in shared memory.
 constexpr int64_t kMaxGenericHeadDim = 1024;
 

@@ -84,7 +84,7 @@ void copy_layout(Plan& plan, const sattn_layout* static_layout, int multiprocess
   sattn_layout_view view{};
   view.struct_size = sizeof view;
   sattn_backend_util::check(host->get_layout_view(static_layout, &view));
-  if (view.tile_q != kTileQ || view.tile_k != kTileK || view.keys != nullptr)
+  if (view.tile_q != plan.problem.tile_q || view.tile_k != kTileK || view.keys != nullptr)
     throw Failure{SATTN_ERROR_INTERNAL, "cuda backend: the layout does not have the tile shape it asked for"};
   const int64_t rows = view.batches * view.heads * view.num_q_tiles;
   const size_t rule_bytes = align16(sizeof(sattn_element_rule));
@@ -153,6 +153,31 @@ void copy_selection_rule(Plan& plan) {
 
 }  // namespace
 
+bool hopper_kernels(int device) {
+  int major = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return false;
+  }
+  const char* wgmma = std::getenv("SATTN_CUDA_WGMMA");
+  return major == 9 && (wgmma == nullptr || std::string(wgmma) != "0");
+}
+
+int64_t layout_tile_q(const sattn_problem& problem) {
+  const sattn_attention_desc& d = *problem.desc;
+  // Patterns whose partial tiles have fast masks (causal, plain band) and whose tiles a taller query tile does not
+  // multiply; block patterns keep 128 rows, which their blocks usually divide.
+  const bool pattern = d.pattern == SATTN_PATTERN_DENSE ||
+                       (d.pattern == SATTN_PATTERN_SLIDING_WINDOW && d.params.dilation <= 1 && d.params.wrap == 0);
+  KernelParams p{};
+  p.dtype = d.dtype, p.kv_dtype = d.dtype, p.precision = d.precision, p.head_dim = d.head_dim;
+  p.head_dim_v = d.head_dim_v;
+  p.use_wgmma = 1;
+  if (!pattern || d.q_len <= kDecodeMaxQueries || !wide_tiles_supported(p) || !hopper_kernels(problem.device_id))
+    return kTileQ;
+  return kTileQWide;
+}
+
 void carve_decode(const Plan& plan, WorkspaceCarver& carver, DecodePlan* decode) {
   const DecodePlan& d = plan.decode;
   if (d.splits == 0) return;
@@ -206,12 +231,7 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     check_cuda(prepare_decode(), "raising the decode kernel's shared-memory limit");
     check_cuda(prepare_quantized(), "raising the integer kernel's shared-memory limit");
     check_cuda(prepare_flash_int8(), "raising the int8 tensor-core kernel's shared-memory limit");
-    // Hopper runs the wgmma kernel; SATTN_CUDA_WGMMA=0 keeps the mma.sync one (for comparisons).
-    int major = 0;
-    check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, plan->device),
-               "asking for the compute capability");
-    const char* wgmma = std::getenv("SATTN_CUDA_WGMMA");
-    plan->wgmma = major == 9 && (wgmma == nullptr || std::string(wgmma) != "0");
+    plan->wgmma = hopper_kernels(plan->device);
     if (plan->wgmma) check_cuda(prepare_flash_wgmma(), "raising the wgmma kernel's shared-memory limit");
     try {
       if (static_layout != nullptr) {
@@ -262,7 +282,9 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     }
     plan->kernel = tensor_cores
                        ? std::string(plan->wgmma ? "cuda_flash_wgmma_m64nNk16_d" : "cuda_flash_mma_m16n8k16_d") +
-                             std::to_string(d.head_dim) + " (cuda_generic_warp_per_row for unaligned tensors)"
+                             std::to_string(d.head_dim) +
+                             (plan->layout.tile_q == kTileQWide ? " (192-row tiles: three consumer warpgroups)" : "") +
+                             " (cuda_generic_warp_per_row for unaligned tensors)"
                        : std::string("cuda_generic_warp_per_row");
     *state = plan.release();
   });

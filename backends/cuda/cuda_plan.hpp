@@ -39,6 +39,13 @@ void carve_decode(const Plan& plan, WorkspaceCarver& carver, DecodePlan* decode 
 void carve_quantized(const Plan& plan, WorkspaceCarver& carver, QuantizedBuffers* buffers = nullptr);
 bool is_quantized(const sattn_attention_desc& desc);
 
+// Whether the device runs the Hopper kernels (sm_90; SATTN_CUDA_WGMMA=0 keeps the mma.sync ones, for comparisons).
+bool hopper_kernels(int device);
+// The query rows of the layout's tiles for a problem (tile_shape): kTileQWide where the Hopper kernel's
+// three-warpgroup blocks take the whole run (D 64, 16-bit tensors of that precision, dense, causal and plain
+// sliding windows past the decode shapes), kTileQ otherwise.
+int64_t layout_tile_q(const sattn_problem& problem);
+
 sattn_status plan_create(const sattn_problem* problem, const sattn_layout* static_layout, void** state);
 void plan_destroy(void* state);
 sattn_status run(const void* state, const sattn_run_args* args, const sattn_layout* layout, void* workspace,

@@ -68,7 +68,7 @@ bool encode(unsigned char (&map)[128], const Operand& t, int64_t batch, int64_t 
 }  // namespace
 
 bool encode_tensor_maps(const KernelParams& p, TensorMaps* maps) {
-  return encode(maps->q, p.q, p.batch, p.q_heads, p.q_len, p.head_dim, static_cast<uint32_t>(kTileQ)) &&
+  return encode(maps->q, p.q, p.batch, p.q_heads, p.q_len, p.head_dim, static_cast<uint32_t>(p.layout.tile_q)) &&
          encode(maps->k, p.k, p.batch, p.kv_heads, p.kv_len, p.head_dim, static_cast<uint32_t>(kTileK)) &&
          encode(maps->v, p.v, p.batch, p.kv_heads, p.kv_len, p.head_dim_v, static_cast<uint32_t>(kTileK));
 }

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -81,6 +82,23 @@ TEST_CASE("cuda backend matches the reference backend", "[cuda]") {
     c.batch = 3, c.q_heads = 12, c.kv_heads = 3, c.q_len = 1000, c.kv_len = 300, c.causal = true, c.blhd = true;
     c.lse = true;  // Lq > Lk under causal: empty rows among the items
     cases.push_back(c);
+  }
+  // D 64 on Hopper: 192-row tiles (three consumer warpgroups) for dense, causal and plain windows; lengths that are
+  // not multiples of 192, GQA, Lq != Lk, and strides TMA cannot address (the generic kernel walks the same layout).
+  {
+    Case c = base(SATTN_PATTERN_SLIDING_WINDOW, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 64);
+    c.q_heads = 4, c.kv_heads = 2, c.q_len = c.kv_len = 700, c.params.window_size = 100, c.params.global_tokens = 7;
+    c.blhd = true;
+    cases.push_back(c);
+    c.dtype = SATTN_DTYPE_F16, c.precision = SATTN_PRECISION_FP16, c.causal = true, c.q_len = c.kv_len = 390;
+    c.params.window_size = 150, c.params.global_tokens = 0, c.blhd = false;
+    cases.push_back(c);
+    c = base(SATTN_PATTERN_DENSE, SATTN_DTYPE_F16, SATTN_PRECISION_FP16, 64);
+    c.batch = 2, c.q_heads = 6, c.kv_heads = 2, c.q_len = 450, c.kv_len = 333;
+    cases.push_back(c);
+    c.dtype = SATTN_DTYPE_BF16, c.precision = SATTN_PRECISION_BF16, c.broadcast_kv = true, c.causal = true;
+    cases.push_back(c);
+    c.broadcast_kv = false;
   }
   // The generic path: fp32, other head dims, mixed dtype and precision, unaligned rows.
   {
@@ -166,6 +184,48 @@ TEST_CASE("cuda backend matches the reference backend", "[cuda]") {
   for (const Case& c : cases) {
     SECTION(describe(c)) { run_case(c, seed); }
     ++seed;
+  }
+}
+
+TEST_CASE("cuda backend takes 192-row tiles at D 64 on Hopper, 128-row ones elsewhere", "[cuda]") {
+  const std::string why = why_no_gpu();
+  if (!why.empty()) {
+    WARN("cuda tests skipped: " << why);
+    return;
+  }
+  int major = 0;
+  REQUIRE(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess);
+  const char* wgmma = std::getenv("SATTN_CUDA_WGMMA");
+  const bool hopper = major == 9 && (wgmma == nullptr || std::string(wgmma) != "0");
+  struct Expectation {
+    int32_t pattern, dtype, precision;
+    int64_t head_dim, q_len, dilation;
+    bool causal, wide;
+  };
+  const Expectation expectations[] = {
+      {SATTN_PATTERN_DENSE, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 64, 1000, 1, false, hopper},
+      {SATTN_PATTERN_DENSE, SATTN_DTYPE_F16, SATTN_PRECISION_FP16, 64, 300, 1, true, hopper},
+      {SATTN_PATTERN_SLIDING_WINDOW, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 64, 1000, 1, false, hopper},
+      {SATTN_PATTERN_SLIDING_WINDOW, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 64, 1000, 2, false, false},  // dilated
+      {SATTN_PATTERN_BLOCK_LOCAL_GLOBAL, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 64, 1000, 1, false, false},
+      {SATTN_PATTERN_DENSE, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 128, 1000, 1, false, false},
+      {SATTN_PATTERN_DENSE, SATTN_DTYPE_BF16, SATTN_PRECISION_BF16, 64, 16, 1, false, false},  // decode
+      {SATTN_PATTERN_DENSE, SATTN_DTYPE_F32, SATTN_PRECISION_FP32, 64, 1000, 1, false, false},
+      {SATTN_PATTERN_DENSE, SATTN_DTYPE_BF16, SATTN_PRECISION_INT8, 64, 1000, 1, false, false},
+  };
+  for (const Expectation& e : expectations) {
+    sattn_attention_desc d = SATTN_ATTENTION_DESC_INIT;
+    d.batch = 1, d.num_q_heads = d.num_kv_heads = 2, d.q_len = e.q_len, d.kv_len = 1000;
+    d.head_dim = d.head_dim_v = e.head_dim, d.dtype = e.dtype, d.precision = e.precision, d.pattern = e.pattern;
+    d.flags = e.causal ? SATTN_FLAG_CAUSAL : 0u;
+    d.params.window_size = 100, d.params.dilation = e.dilation, d.params.block_size = 64;
+    sattn_plan* plan = make_plan(d, "cuda");
+    sattn_plan_info info = SATTN_PLAN_INFO_INIT;
+    REQUIRE(sattn_plan_get_info(plan, &info) == SATTN_OK);
+    INFO(sattn_pattern_name(e.pattern) << " " << sattn_precision_name(e.precision) << " D " << e.head_dim << " Lq "
+                                       << e.q_len << ": kernel " << info.kernel);
+    CHECK((std::string(info.kernel).find("192-row tiles") != std::string::npos) == e.wide);
+    sattn_plan_destroy(plan);
   }
 }
 
