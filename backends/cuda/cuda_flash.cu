@@ -293,13 +293,12 @@ int prepare() {
 }  // namespace
 
 bool flash_supports(const KernelParams& p) {
-  const bool bf16 = p.dtype == SATTN_DTYPE_BF16 && p.precision == SATTN_PRECISION_BF16;
-  const bool f16 = p.dtype == SATTN_DTYPE_F16 && p.precision == SATTN_PRECISION_FP16;
-  return (bf16 || f16) && p.kv_dtype == p.dtype && p.head_dim == p.head_dim_v &&
-         (p.head_dim == 64 || p.head_dim == 128) &&
-         (p.layout.tile_q == kTileQ || (p.layout.tile_q == kTileQWide && wide_tiles_supported(p))) &&
-         p.layout.tile_k == kTileK && p.q_heads <= 65535 && p.batch <= 65535 &&
-         (p.q_len + kRows - 1) / kRows <= 0x7fffffff && aligned(p.q) && aligned(p.k) && aligned(p.v) && aligned(p.o);
+  const bool wide = p.layout.tile_q == kTileQWide && p.use_wgmma != 0 &&
+                    wide_tiles_supported(p.dtype, p.precision, p.head_dim, p.head_dim_v);
+  return sixteen_bit_tensors(p.dtype, p.precision) && p.kv_dtype == p.dtype && p.head_dim == p.head_dim_v &&
+         (p.head_dim == 64 || p.head_dim == 128) && (p.layout.tile_q == kTileQ || wide) && p.layout.tile_k == kTileK &&
+         p.q_heads <= 65535 && p.batch <= 65535 && (p.q_len + kRows - 1) / kRows <= 0x7fffffff && aligned(p.q) &&
+         aligned(p.k) && aligned(p.v) && aligned(p.o);
 }
 
 int launch_flash(const KernelParams& p, void* stream) {

@@ -136,11 +136,14 @@ int flash_split_blocks_per_sm(int64_t head_dim, bool bf16);
 constexpr int64_t kTileQ = 128;
 constexpr int64_t kTileQWide = 192;
 constexpr int64_t kTileK = 64;
-// The Hopper kernel at D 64 on bf16/f16 tensors of that precision: the rows its three-warpgroup blocks take.
-inline bool wide_tiles_supported(const KernelParams& p) {
-  const bool bf16 = p.dtype == SATTN_DTYPE_BF16 && p.precision == SATTN_PRECISION_BF16;
-  const bool f16 = p.dtype == SATTN_DTYPE_F16 && p.precision == SATTN_PRECISION_FP16;
-  return p.use_wgmma != 0 && (bf16 || f16) && p.kv_dtype == p.dtype && p.head_dim == 64 && p.head_dim_v == 64;
+// bf16 or f16 tensors computed in their own precision: what the 16-bit tensor-core kernels take.
+inline bool sixteen_bit_tensors(int32_t dtype, int32_t precision) {
+  return (dtype == SATTN_DTYPE_BF16 && precision == SATTN_PRECISION_BF16) ||
+         (dtype == SATTN_DTYPE_F16 && precision == SATTN_PRECISION_FP16);
+}
+// The problems the Hopper kernel's three-warpgroup blocks (kTileQWide rows) take: D 64 on 16-bit tensors.
+inline bool wide_tiles_supported(int32_t dtype, int32_t precision, int64_t head_dim, int64_t head_dim_v) {
+  return sixteen_bit_tensors(dtype, precision) && head_dim == 64 && head_dim_v == 64;
 }
 // The generic kernel keeps one query row and its output row per warp in shared memory.
 constexpr int64_t kMaxGenericHeadDim = 1024;

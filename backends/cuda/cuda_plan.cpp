@@ -169,11 +169,8 @@ int64_t layout_tile_q(const sattn_problem& problem) {
   // multiply; block patterns keep 128 rows, which their blocks usually divide.
   const bool pattern = d.pattern == SATTN_PATTERN_DENSE ||
                        (d.pattern == SATTN_PATTERN_SLIDING_WINDOW && d.params.dilation <= 1 && d.params.wrap == 0);
-  KernelParams p{};
-  p.dtype = d.dtype, p.kv_dtype = d.dtype, p.precision = d.precision, p.head_dim = d.head_dim;
-  p.head_dim_v = d.head_dim_v;
-  p.use_wgmma = 1;
-  if (!pattern || d.q_len <= kDecodeMaxQueries || !wide_tiles_supported(p) || !hopper_kernels(problem.device_id))
+  if (!pattern || d.q_len <= kDecodeMaxQueries ||
+      !wide_tiles_supported(d.dtype, d.precision, d.head_dim, d.head_dim_v) || !hopper_kernels(problem.device_id))
     return kTileQ;
   return kTileQWide;
 }
@@ -259,9 +256,8 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
       throw;
     }
     const sattn_attention_desc& d = plan->desc;
-    const bool tensor_cores = ((d.dtype == SATTN_DTYPE_BF16 && d.precision == SATTN_PRECISION_BF16) ||
-                               (d.dtype == SATTN_DTYPE_F16 && d.precision == SATTN_PRECISION_FP16)) &&
-                              d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128);
+    const bool tensor_cores = sixteen_bit_tensors(d.dtype, d.precision) && d.head_dim == d.head_dim_v &&
+                              (d.head_dim == 64 || d.head_dim == 128);
     if (is_quantized(d)) {
       plan->kernel = d.head_dim == d.head_dim_v && (d.head_dim == 64 || d.head_dim == 128)
                          ? "cuda_quantize + cuda_flash_int8_mma_m16n8k32 (int8 scores, f16 P V on tensor cores)"
