@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Builds the cuda backend, its test and benchmark here (the default preset), copies what a run on the GPU machine
 # needs into <main checkout>/.device-cuda2/ (git-ignored there: the device tool ships the main checkout plus carried
-# ignored folders) and prints the command to run there. Usage: tools/cuda-device-test.sh [main checkout]; the main
-# checkout defaults to the one whose .git this worktree shares.
+# ignored folders) and prints the command to run there.
+# Usage: tools/cuda-device-test.sh [--baseline GIT-REF] [main checkout]; the main checkout defaults to the one whose
+# .git this worktree shares. --baseline also builds the library, the plugin and sattn_bench_cuda at GIT-REF (in a
+# temporary worktree) into .device-cuda2/old/, for tools/cuda-ab.sh to time side by side with this build.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
+baseline=""
+if [ "${1:-}" = "--baseline" ]; then
+  baseline="${2:?--baseline needs a git ref}"
+  shift 2
+fi
 main="${1:-$(dirname "$(git -C "$here" rev-parse --path-format=absolute --git-common-dir)")}"
 dest="$main/.device-cuda2"
 cd "$here"
@@ -16,13 +23,26 @@ mkdir -p "$dest"
 cp -P build/default/src/libsattn.so* build/default/src/libsattn-backend-cuda.so "$dest/"
 cp build/default/tests/cuda/sattn_test_cuda build/default/tests/cuda/sattn_test_cuda_selection build/default/tests/cuda/sattn_test_cuda_rows \
   build/default/tests/cuda/sattn_bench_cuda "$dest/"
-cp tools/compare_cuda.py "$dest/"
+cp tools/compare_cuda.py tools/cuda-ab.sh "$dest/"
 # awk reads all of ldconfig's output: leaving early would fail the pipe (SIGPIPE) under pipefail.
 tbb="$(ldconfig -p | awk '/libtbb\.so\.12 / && !found {found = $NF} END {print found}')"
 [ -n "$tbb" ] && cp -L "$tbb" "$dest/"
+if [ -n "$baseline" ]; then
+  old_tree="$(mktemp -d)/baseline"
+  git -C "$here" worktree add --detach "$old_tree" "$baseline" >/dev/null
+  (cd "$old_tree" && cmake --preset default >/dev/null &&
+    cmake --build build/default -j2 --target sattn sattn_backend_cuda sattn_bench_cuda)
+  mkdir -p "$dest/old"
+  cp -P "$old_tree"/build/default/src/libsattn.so* "$old_tree"/build/default/src/libsattn-backend-cuda.so \
+    "$old_tree"/build/default/tests/cuda/sattn_bench_cuda "$dest/old/"
+  [ -n "$tbb" ] && cp -L "$tbb" "$dest/old/"
+  git -C "$here" worktree remove --force "$old_tree"
+  rmdir "$(dirname "$old_tree")"
+fi
 cat <<MSG
 Copied to $dest. On the device (run tool, carry [".device-cuda2"]):
   export LD_LIBRARY_PATH=\$PWD/.device-cuda2; .device-cuda2/sattn_test_cuda 2>&1 | tee \$OUT/test.log; \\
   .device-cuda2/sattn_test_cuda_selection 2>&1 | tee -a \$OUT/test.log; .device-cuda2/sattn_test_cuda_rows 2>&1 | tee -a \$OUT/test.log; \\
   python3 .device-cuda2/compare_cuda.py | tee \$OUT/compare.txt
+With --baseline: .device-cuda2/cuda-ab.sh | tee \$OUT/ab.txt  (the baseline and this build alternating)
 MSG
