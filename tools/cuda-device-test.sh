@@ -18,26 +18,29 @@ cd "$here"
 cmake --preset default >/dev/null
 cmake --build build/default -j2 --target sattn sattn_backend_cuda sattn_test_cuda sattn_test_cuda_selection sattn_test_cuda_rows \
   sattn_bench_cuda
-rm -rf "$dest"
-mkdir -p "$dest"
-cp -P build/default/src/libsattn.so* build/default/src/libsattn-backend-cuda.so "$dest/"
-cp build/default/tests/cuda/sattn_test_cuda build/default/tests/cuda/sattn_test_cuda_selection build/default/tests/cuda/sattn_test_cuda_rows \
-  build/default/tests/cuda/sattn_bench_cuda "$dest/"
-cp tools/compare_cuda.py tools/cuda-ab.sh "$dest/"
 # awk reads all of ldconfig's output: leaving early would fail the pipe (SIGPIPE) under pipefail.
 tbb="$(ldconfig -p | awk '/libtbb\.so\.12 / && !found {found = $NF} END {print found}')"
-[ -n "$tbb" ] && cp -L "$tbb" "$dest/"
+# What sattn_bench_cuda needs at run time, from a build tree into a folder: the library, the plugin, oneTBB.
+copy_runtime() {
+  mkdir -p "$2"
+  cp -P "$1"/build/default/src/libsattn.so* "$1"/build/default/src/libsattn-backend-cuda.so \
+    "$1"/build/default/tests/cuda/sattn_bench_cuda "$2/"
+  if [ -n "$tbb" ]; then cp -L "$tbb" "$2/"; fi
+}
+rm -rf "$dest"
+copy_runtime "$here" "$dest"
+cp build/default/tests/cuda/sattn_test_cuda build/default/tests/cuda/sattn_test_cuda_selection \
+  build/default/tests/cuda/sattn_test_cuda_rows "$dest/"
+cp tools/compare_cuda.py tools/cuda-ab.sh "$dest/"
 if [ -n "$baseline" ]; then
-  old_tree="$(mktemp -d)/baseline"
+  scratch="$(mktemp -d)"
+  old_tree="$scratch/baseline"
+  # The worktree goes away however the build ends.
+  trap 'git -C "$here" worktree remove --force "$old_tree" 2>/dev/null; rm -rf "$scratch"' EXIT
   git -C "$here" worktree add --detach "$old_tree" "$baseline" >/dev/null
   (cd "$old_tree" && cmake --preset default >/dev/null &&
     cmake --build build/default -j2 --target sattn sattn_backend_cuda sattn_bench_cuda)
-  mkdir -p "$dest/old"
-  cp -P "$old_tree"/build/default/src/libsattn.so* "$old_tree"/build/default/src/libsattn-backend-cuda.so \
-    "$old_tree"/build/default/tests/cuda/sattn_bench_cuda "$dest/old/"
-  [ -n "$tbb" ] && cp -L "$tbb" "$dest/old/"
-  git -C "$here" worktree remove --force "$old_tree"
-  rmdir "$(dirname "$old_tree")"
+  copy_runtime "$old_tree" "$dest/old"
 fi
 cat <<MSG
 Copied to $dest. On the device (run tool, carry [".device-cuda2"]):
