@@ -199,6 +199,20 @@ inline sattn_plan* make_plan(const sattn_attention_desc& d, const char* backend)
 // tolerances, 1e-4 (fp32) or 2e-2 (bf16, fp16) of max |O_ref| plus O's own storage rounding; int8/int4, where both
 // backends evaluate the same quantised computation (the integers agree), 2e-3 of it. LSE to 1e-5 (fp32) or 1e-3
 // relative, -inf exactly where a row keeps no key.
+// Device workspace of a plan (selection buffers, decode partials, the Hopper kernel's work counter), freed on scope
+// exit. Every run passes one: which plans need it is the backend's business (sattn_plan_workspace_size).
+struct DeviceWorkspace {
+  void* data = nullptr;
+  size_t bytes = 0;
+  explicit DeviceWorkspace(sattn_plan* plan) {
+    REQUIRE(sattn_plan_workspace_size(plan, &bytes) == SATTN_OK);
+    if (bytes > 0) REQUIRE(cudaMalloc(&data, bytes) == cudaSuccess);
+  }
+  ~DeviceWorkspace() { cudaFree(data); }
+  DeviceWorkspace(const DeviceWorkspace&) = delete;
+  DeviceWorkspace& operator=(const DeviceWorkspace&) = delete;
+};
+
 inline void check_outputs(const Mirrored& o, const Mirrored* lse, int32_t precision) {
   const int64_t batch = o.shape[0], heads = o.shape[1], rows = o.shape[2], columns = o.shape[3];
   const std::vector<unsigned char> got = o.download();
@@ -277,16 +291,15 @@ inline void run_case(const Case& c, uint32_t seed) {
   if (mask) device_args.block_mask = &mask->device_view;
   cudaStream_t stream = nullptr;
   REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
-  size_t device_bytes = 0;  // decode shapes keep their partial results here
-  REQUIRE(sattn_plan_workspace_size(plan, &device_bytes) == SATTN_OK);
-  void* device_workspace = nullptr;
-  if (device_bytes > 0) REQUIRE(cudaMalloc(&device_workspace, device_bytes) == cudaSuccess);
-  const sattn_status status = sattn_plan_run(plan, &device_args, device_workspace, device_bytes, stream);
-  INFO(sattn_status_string(status) << ": " << sattn_last_error());
-  REQUIRE(status == SATTN_OK);
-  REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+  {
+    const DeviceWorkspace device_workspace(plan);
+    const sattn_status status =
+        sattn_plan_run(plan, &device_args, device_workspace.data, device_workspace.bytes, stream);
+    INFO(sattn_status_string(status) << ": " << sattn_last_error());
+    REQUIRE(status == SATTN_OK);
+    REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+  }
   cudaStreamDestroy(stream);
-  cudaFree(device_workspace);
   sattn_plan_destroy(plan);
 
   check_outputs(o, c.lse ? &lse : nullptr, c.precision);

@@ -246,12 +246,13 @@ TEST_CASE("cuda backend refuses host memory and names the tensor", "[cuda]") {
   dk.data = k.host.data();  // claims CUDA but is host memory
   sattn_run_args args = SATTN_RUN_ARGS_INIT;
   args.q = &dq, args.k = &dk, args.v = &dv, args.o = &dout;
-  const sattn_status status = sattn_plan_run(plan, &args, nullptr, 0, nullptr);
+  const DeviceWorkspace workspace(plan);
+  const sattn_status status = sattn_plan_run(plan, &args, workspace.data, workspace.bytes, nullptr);
   INFO(sattn_last_error());
   CHECK(status == SATTN_ERROR_INVALID_ARGUMENT);
   CHECK(std::string(sattn_last_error()).find("k.data is host memory") != std::string::npos);
   dk.data = k.device;
-  CHECK(sattn_plan_run(plan, &args, nullptr, 0, nullptr) == SATTN_OK);
+  CHECK(sattn_plan_run(plan, &args, workspace.data, workspace.bytes, nullptr) == SATTN_OK);
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
   sattn_plan_destroy(plan);
 }
@@ -284,22 +285,19 @@ TEST_CASE("cuda backend runs can be captured in a CUDA graph", "[cuda]") {
     Mirrored eager(2, 4, shape.q_len, shape.head_dim, d.dtype, false, 0, rng);
     Mirrored graphed(2, 4, shape.q_len, shape.head_dim, d.dtype, false, 0, rng);
     sattn_plan* plan = make_plan(d, "cuda");
-    size_t bytes = 0;
-    REQUIRE(sattn_plan_workspace_size(plan, &bytes) == SATTN_OK);
-    void* workspace = nullptr;
-    if (bytes > 0) REQUIRE(cudaMalloc(&workspace, bytes) == cudaSuccess);
+    const DeviceWorkspace space(plan);
     sattn_tensor dq = q.view(true), dk = k.view(true), dv = v.view(true), de = eager.view(true),
                  dg = graphed.view(true);
     sattn_run_args args = SATTN_RUN_ARGS_INIT;
     args.q = &dq, args.k = &dk, args.v = &dv, args.o = &de;
     cudaStream_t stream = nullptr;
     REQUIRE(cudaStreamCreate(&stream) == cudaSuccess);
-    REQUIRE(sattn_plan_run(plan, &args, workspace, bytes, stream) == SATTN_OK);
+    REQUIRE(sattn_plan_run(plan, &args, space.data, space.bytes, stream) == SATTN_OK);
 
     args.o = &dg;
     cudaGraph_t graph = nullptr;
     REQUIRE(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal) == cudaSuccess);
-    const sattn_status captured = sattn_plan_run(plan, &args, workspace, bytes, stream);
+    const sattn_status captured = sattn_plan_run(plan, &args, space.data, space.bytes, stream);
     REQUIRE(cudaStreamEndCapture(stream, &graph) == cudaSuccess);
     INFO(sattn_last_error());
     REQUIRE(captured == SATTN_OK);
@@ -311,7 +309,6 @@ TEST_CASE("cuda backend runs can be captured in a CUDA graph", "[cuda]") {
     cudaGraphExecDestroy(exec);
     cudaGraphDestroy(graph);
     cudaStreamDestroy(stream);
-    cudaFree(workspace);
     sattn_plan_destroy(plan);
   }
 }

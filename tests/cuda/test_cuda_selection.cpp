@@ -82,23 +82,19 @@ TEST_CASE("cuda backend refuses a host-memory block mask", "[cuda]") {
       v(1, 1, c.kv_len, 64, d.dtype, false, 0, rng), o(1, 2, c.q_len, 64, d.dtype, false, 0, rng);
   BlockMask mask(c, rng);
   sattn_plan* plan = make_plan(d, "cuda");
-  size_t bytes = 0;
-  REQUIRE(sattn_plan_workspace_size(plan, &bytes) == SATTN_OK);
-  void* workspace = nullptr;
-  REQUIRE(cudaMalloc(&workspace, bytes) == cudaSuccess);
+  const DeviceWorkspace workspace(plan);
   sattn_tensor dq = q.view(true), dk = k.view(true), dv = v.view(true), dout = o.view(true);
   sattn_tensor lying = mask.device_view;
   lying.data = mask.host.data();  // claims CUDA but is host memory
   sattn_run_args args = SATTN_RUN_ARGS_INIT;
   args.q = &dq, args.k = &dk, args.v = &dv, args.o = &dout, args.block_mask = &lying;
-  const sattn_status status = sattn_plan_run(plan, &args, workspace, bytes, nullptr);
+  const sattn_status status = sattn_plan_run(plan, &args, workspace.data, workspace.bytes, nullptr);
   INFO(sattn_last_error());
   CHECK(status == SATTN_ERROR_INVALID_ARGUMENT);
   CHECK(std::string(sattn_last_error()).find("block_mask.data is host memory") != std::string::npos);
   args.block_mask = &mask.device_view;
-  CHECK(sattn_plan_run(plan, &args, workspace, bytes, nullptr) == SATTN_OK);
+  CHECK(sattn_plan_run(plan, &args, workspace.data, workspace.bytes, nullptr) == SATTN_OK);
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
-  cudaFree(workspace);
   sattn_plan_destroy(plan);
 }
 

@@ -14,6 +14,7 @@ namespace {
 
 // This program's own cases (pattern parameters, tied keys); the tensors, the plan and the skip are the shared ones.
 using cuda_test::check_outputs;
+using cuda_test::DeviceWorkspace;
 using cuda_test::make_plan;
 using cuda_test::Mirrored;
 using cuda_test::skip_without_gpu;
@@ -46,19 +47,6 @@ sattn_attention_desc descriptor(const Case& c) {
   d.flags = c.causal ? SATTN_FLAG_CAUSAL : 0u;
   return d;
 }
-
-// Device workspace of a plan (the selection buffers), freed on scope exit.
-struct DeviceWorkspace {
-  void* data = nullptr;
-  size_t bytes = 0;
-  explicit DeviceWorkspace(sattn_plan* plan) {
-    REQUIRE(sattn_plan_workspace_size(plan, &bytes) == SATTN_OK);
-    if (bytes > 0) REQUIRE(cudaMalloc(&data, bytes) == cudaSuccess);
-  }
-  ~DeviceWorkspace() { cudaFree(data); }
-  DeviceWorkspace(const DeviceWorkspace&) = delete;
-  DeviceWorkspace& operator=(const DeviceWorkspace&) = delete;
-};
 
 void run_case(const Case& c, uint32_t seed) {
   INFO(describe(c));
