@@ -7,7 +7,8 @@
 # sattn_bench_cuda and the cuda test programs at GIT-REF (in a temporary worktree) and packs them, xz-compressed, as
 # .device-cuda2/builds/NAME.tar.xz (a build is ~26 MB unpacked and ~3 MB packed: the carry holds 64 MiB), for
 # tools/cuda-ab.sh to time side by side with this build and tools/cuda-test-builds.sh to test. --baseline REF is
-# --variant old=REF: the build cuda-ab.sh times first.
+# --variant old=REF: the build cuda-ab.sh times first. Variants packed by an earlier run stay unless rebuilt (delete
+# .device-cuda2/builds/NAME.tar.xz to drop one).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 variants=()
@@ -46,7 +47,9 @@ copy_runtime() {
   for test in "${tests[@]}"; do cp "$1/build/default/tests/cuda/$test" "$2/"; done
   if [ -n "$tbb" ]; then cp -L "$tbb" "$2/"; fi
 }
-rm -rf "$dest"
+# This build replaces the last one; packed variants of earlier runs stay (listed below) unless rebuilt under their
+# name, so that a run can add one variant to those already packed.
+find "$dest" -mindepth 1 -maxdepth 1 ! -name builds -exec rm -rf {} + 2>/dev/null || true
 copy_runtime "$here" "$dest"
 cp tools/compare_cuda.py tools/cuda-ab.sh tools/cuda-builds.sh tools/cuda-test-builds.sh "$dest/"
 if [ ${#variants[@]} -gt 0 ]; then
@@ -67,6 +70,10 @@ if [ ${#variants[@]} -gt 0 ]; then
     rm -rf "${scratch:?}/$name"
   done
 fi
+for packed in "$dest"/builds/*.tar.xz; do
+  [ -e "$packed" ] || continue
+  echo "packed variant $(basename "$packed" .tar.xz): $(xz -dc "$packed" | tar -xOf - --wildcards '*/REVISION' 2>/dev/null)"
+done
 cat <<MSG
 Copied to $dest. On the device (run tool, carry [".device-cuda2"]):
   export LD_LIBRARY_PATH=\$PWD/.device-cuda2; .device-cuda2/cuda-test-builds.sh \$OUT new; \\
