@@ -4,14 +4,13 @@
 // kernels' 128 x 64 tiles: per layout row, a tile whose every (query block, key block) pair is kept becomes FULL (or
 // CAUSAL where the diagonal cuts it, nothing past it), a tile with none kept and no global element is left out, and
 // a mixed tile is kTileBlockMask, which the kernels evaluate per element from the mask (tile_keeps). With block sizes
-// that are multiples of 128 no tile is mixed. Rows count their spans, a CUB scan turns counts into row pointers, and a
-// second pass writes the spans: all on the stream, nothing on the host.
+// that are multiples of 128 no tile is mixed. One launch builds the layout (build_layout_kernel): rows count their
+// spans, a single-pass scan turns the counts into row pointers, and the rows write their spans: all on the stream,
+// nothing on the host.
 //
 // block_topk's selection reproduces the core's (src/layout/rule_block_topk.cpp) bit for bit: block means summed in
 // fp32 in row order and divided by the count, the query block mean summed over the G heads then rows, scores as
 // sequential fp32 products and sums without fused multiply-adds, ties to the lower block and NaN ranked lowest.
-#include <cub/device/device_scan.cuh>
-
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -33,28 +32,43 @@ struct BlockLayoutInput {
   int64_t mask_stride[4];     // zero strides broadcast the batch or head dimension
   int64_t mask_head_divisor;  // layout head h reads mask head h (block_mask) or is the kv head (block_topk)
   int64_t block;              // the pattern's block size
+  uint32_t key_block;         // the same, at most kv_len: for 32-bit key arithmetic
   int64_t rows, batches, heads, q_tiles, k_tiles, q_len, kv_len;
   int64_t q_offset, global_tokens;
   int32_t causal;
 };
 
-__device__ inline bool mask_keeps(const BlockLayoutInput& in, int64_t b, int64_t h, int64_t qb, int64_t kb) {
-  return in.mask[b * in.mask_stride[0] + h * in.mask_stride[1] + qb * in.mask_stride[2] + kb * in.mask_stride[3]] != 0;
+// A layout row's geometry, worked out once a row: the mask at its first query block and key block 0, the query
+// blocks its rows cover and its query rows. The per-tile arithmetic below is 32-bit (the plan refuses kv_len past
+// 2^31 - 1): a 64-bit division costs about 80 instructions on the GPU, and four of them a tile made the layout build
+// instruction-bound (counting 14 us, writing 19 us for 4096 rows of 128 tiles, Nsight Compute).
+struct LayoutRow {
+  const uint8_t* mask;
+  int64_t q0, q1;
+  int32_t query_blocks;
+};
+
+__device__ inline LayoutRow layout_row(const BlockLayoutInput& in, int64_t row) {
+  const int64_t qt = row % in.q_tiles, h = row / in.q_tiles % in.heads, b = row / (in.q_tiles * in.heads);
+  const int64_t q0 = qt * kTileQ, q1 = min(in.q_len, q0 + kTileQ), first = q0 / in.block, last = (q1 - 1) / in.block;
+  return LayoutRow{in.mask + b * in.mask_stride[0] + h * in.mask_stride[1] + first * in.mask_stride[2], q0, q1,
+                   static_cast<int32_t>(last - first + 1)};
 }
 
-// The kind of tile kt of layout row (b, h, qt), or -1 when it keeps nothing.
-__device__ int32_t classify_tile(const BlockLayoutInput& in, int64_t b, int64_t h, int64_t qt, int64_t kt) {
-  const int64_t q0 = qt * kTileQ, q1 = min(in.q_len, q0 + kTileQ), k0 = kt * kTileK, k1 = min(in.kv_len, k0 + kTileK);
-  if (in.causal && k0 > q1 - 1 + in.q_offset) return -1;  // every key past every row's position
+// The kind of tile kt of a layout row, or -1 when it keeps nothing.
+__device__ int32_t classify_tile(const BlockLayoutInput& in, const LayoutRow& row, int64_t kt) {
+  const int64_t k0 = kt * kTileK, k1 = min(in.kv_len, k0 + kTileK);
+  if (in.causal && k0 > row.q1 - 1 + in.q_offset) return -1;  // every key past every row's position
+  const auto first = static_cast<uint32_t>(k0) / in.key_block, last = static_cast<uint32_t>(k1 - 1) / in.key_block;
   bool all = true, any = false;
-  for (int64_t qb = q0 / in.block; qb <= (q1 - 1) / in.block; ++qb)
-    for (int64_t kb = k0 / in.block; kb <= (k1 - 1) / in.block; ++kb) {
-      const bool kept = mask_keeps(in, b, h, qb, kb);
+  for (int32_t qb = 0; qb < row.query_blocks; ++qb)
+    for (uint32_t kb = first; kb <= last; ++kb) {
+      const bool kept = row.mask[qb * in.mask_stride[2] + kb * in.mask_stride[3]] != 0;
       all = all && kept, any = any || kept;
     }
-  const bool cut = in.causal && k1 - 1 > q0 + in.q_offset;  // the diagonal crosses the tile
+  const bool cut = in.causal && k1 - 1 > row.q0 + in.q_offset;  // the diagonal crosses the tile
   if (all) return cut ? SATTN_TILE_CAUSAL : SATTN_TILE_FULL;
-  const bool global = in.global_tokens > 0 && (k0 < in.global_tokens || q0 + in.q_offset < in.global_tokens);
+  const bool global = in.global_tokens > 0 && (k0 < in.global_tokens || row.q0 + in.q_offset < in.global_tokens);
   return any || global ? kTileBlockMask : -1;
 }
 
@@ -63,16 +77,16 @@ __device__ int32_t classify_tile(const BlockLayoutInput& in, int64_t b, int64_t 
 // starts. Returns the row's span count; writes the spans when `spans` is set.
 __device__ int64_t row_spans(const BlockLayoutInput& in, int64_t row, sattn_tile_span* spans) {
   const int lane = static_cast<int>(threadIdx.x) % 32;
-  const int64_t qt = row % in.q_tiles, h = row / in.q_tiles % in.heads, b = row / (in.q_tiles * in.heads);
+  const LayoutRow at = layout_row(in, row);
   const uint32_t below = (1u << lane) - 1u;  // lanes before this one
   int64_t count = 0;
   int32_t carry = -1;  // the kind of the last tile of the previous 32
   for (int64_t kt0 = 0; kt0 < in.k_tiles; kt0 += 32) {
     const int64_t kt = kt0 + lane;
-    const int32_t kind = kt < in.k_tiles ? classify_tile(in, b, h, qt, kt) : -1;
+    const int32_t kind = kt < in.k_tiles ? classify_tile(in, at, kt) : -1;
     int32_t previous = __shfl_up_sync(0xffffffffu, kind, 1), next = __shfl_down_sync(0xffffffffu, kind, 1);
     if (lane == 0) previous = carry;
-    if (lane == 31) next = kt + 1 < in.k_tiles ? classify_tile(in, b, h, qt, kt + 1) : -1;
+    if (lane == 31) next = kt + 1 < in.k_tiles ? classify_tile(in, at, kt + 1) : -1;
     const bool start = kind >= 0 && kind != previous, end = kind >= 0 && kind != next;
     const uint32_t starts = __ballot_sync(0xffffffffu, start);
     if (spans != nullptr) {
@@ -89,20 +103,93 @@ __device__ int64_t row_spans(const BlockLayoutInput& in, int64_t row, sattn_tile
   return count;
 }
 
-constexpr int kRowsPerBlock = kThreads / 32;
+// The layout in one launch, kLayoutRows rows a thread block (one warp a row). A block's rows need the span count of
+// every row before them: decoupled look-back, in place of a device-wide scan between a counting and a writing launch
+// (three launches and a round of launch latency more, about 30 us of the 40 the layout took in four). Each block
+// publishes its rows' total, then the running total through it, in one 64-bit word per block (flag and value
+// together, so that one load sees both); a block adds its predecessors' words, 32 at a time, back to the nearest
+// running total. Blocks take their index from a counter in the order they start, so every block a block waits for
+// is already resident and publishes without waiting itself: no deadlock whatever order the GPU starts them in.
+constexpr int kLayoutRows = 32;
+constexpr int kLayoutThreads = 32 * kLayoutRows;
+constexpr uint64_t kPublishedTotal = uint64_t{1} << 62;    // the block's own rows' spans
+constexpr uint64_t kPublishedRunning = uint64_t{2} << 62;  // the spans of every row up to the block's last
+constexpr uint64_t kPublishedValue = kPublishedTotal - 1;
 
-__global__ void count_spans_kernel(const BlockLayoutInput in, int64_t* counts) {
-  const int64_t row = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / 32;
-  if (row < in.rows) {
-    const int64_t count = row_spans(in, row, nullptr);
-    if (threadIdx.x % 32 == 0) counts[row] = count;
-  }
-  if (row == in.rows && threadIdx.x % 32 == 0) counts[row] = 0;  // the scan's last: row_ptr[rows] = the total
+// The look-back's state in the workspace: one word a block, then the counter handing out block indices; zeroed on
+// the stream before each build (zero: nothing published).
+struct LayoutScan {
+  unsigned long long* words;  // [blocks + 1]
+  int64_t blocks;
+  __device__ unsigned long long* published(int64_t block) const { return words + block; }
+  __device__ unsigned long long* ticket() const { return words + blocks; }
+};
+
+__device__ inline void publish(unsigned long long* word, uint64_t value) {
+  atomicExch(word, static_cast<unsigned long long>(value));
 }
 
-__global__ void write_spans_kernel(const BlockLayoutInput in, const int64_t* row_ptr, sattn_tile_span* spans) {
-  const int64_t row = blockIdx.x * int64_t{kRowsPerBlock} + threadIdx.x / 32;
-  if (row < in.rows) row_spans(in, row, spans + row_ptr[row]);
+// The spans of the rows before block `index`'s, by warp 0 (the same value in every lane); publishes the block's
+// running total (before + total).
+__device__ int64_t spans_before(const LayoutScan& scan, int64_t index, int64_t total) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  if (index == 0) {
+    if (lane == 0) publish(scan.published(0), kPublishedRunning | static_cast<uint64_t>(total));
+    return 0;
+  }
+  if (lane == 0) publish(scan.published(index), kPublishedTotal | static_cast<uint64_t>(total));
+  int64_t before = 0;
+  for (int64_t window = index - 1;; window -= 32) {  // lane l reads block window - l
+    const int64_t block = window - lane;
+    uint64_t word = kPublishedRunning;  // before block 0: nothing
+    if (block >= 0) {
+      const volatile unsigned long long* const at = scan.published(block);
+      do {
+        word = *at;
+      } while ((word & ~kPublishedValue) == 0);
+    }
+    const uint32_t running = __ballot_sync(0xffffffffu, (word & ~kPublishedValue) == kPublishedRunning);
+    const int nearest = running != 0 ? __ffs(static_cast<int>(running)) - 1 : 31;  // the lanes up to it count
+    int64_t value = lane <= nearest ? static_cast<int64_t>(word & kPublishedValue) : 0;
+#pragma unroll
+    for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    before += value;
+    if (running != 0) break;
+  }
+  if (lane == 0) publish(scan.published(index), kPublishedRunning | static_cast<uint64_t>(before + total));
+  return before;
+}
+
+__global__ void __launch_bounds__(kLayoutThreads)
+    build_layout_kernel(const BlockLayoutInput in, const LayoutScan scan, int64_t* row_ptr, sattn_tile_span* spans) {
+  __shared__ int64_t block_index;
+  __shared__ int64_t row_start[kLayoutRows];
+  if (threadIdx.x == 0) block_index = static_cast<int64_t>(atomicAdd(scan.ticket(), 1ull));
+  __syncthreads();
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
+  const int64_t row = block_index * kLayoutRows + warp;
+  const int64_t count = row < in.rows ? row_spans(in, row, nullptr) : 0;
+  if (lane == 0) row_start[warp] = count;
+  __syncthreads();
+  if (warp == 0) {  // the block's rows' starts: an exclusive scan of their counts after the rows before them
+    const int64_t mine = row_start[lane];
+    int64_t inclusive = mine;
+#pragma unroll
+    for (int offset = 1; offset < 32; offset *= 2) {
+      const int64_t up = __shfl_up_sync(0xffffffffu, inclusive, offset);
+      if (lane >= offset) inclusive += up;
+    }
+    const int64_t before = spans_before(scan, block_index, __shfl_sync(0xffffffffu, inclusive, 31));
+    row_start[lane] = before + inclusive - mine;
+  }
+  __syncthreads();
+  if (row < in.rows) {
+    const int64_t start = row_start[warp];
+    if (lane == 0) row_ptr[row] = start;
+    if (lane == 0 && row == in.rows - 1) row_ptr[in.rows] = start + count;
+    row_spans(in, row, spans + start);
+  }
+  if (in.rows == 0 && block_index == 0 && threadIdx.x == 0) row_ptr[0] = 0;
 }
 
 // ---- block_topk selection ----------------------------------------------------------------------------------------
@@ -367,11 +454,9 @@ __global__ void __launch_bounds__(kSelectThreads)
 
 // The buffers of a run, carved in one order for plan-time sizing and run-time use.
 struct BlockBuffers {
-  int64_t* counts;
   int64_t* row_ptr;
   sattn_tile_span* spans;
-  void* scan_temp;
-  size_t scan_bytes;
+  LayoutScan scan;
   TopkInput topk;
 };
 
@@ -384,13 +469,10 @@ BlockBuffers carve_blocks(const Plan& plan, WorkspaceCarver& carver) {
   const sattn_attention_desc& d = plan.desc;
   const int64_t rows = layout_rows(d), k_tiles = ceil_div(d.kv_len, kTileK);
   BlockBuffers buffers{};
-  buffers.counts = carver.take<int64_t>(static_cast<size_t>(rows + 1));
   buffers.row_ptr = carver.take<int64_t>(static_cast<size_t>(rows + 1));
   buffers.spans = carver.take<sattn_tile_span>(static_cast<size_t>(rows * k_tiles));  // at most one per tile
-  // CUB's temporary storage for the scan; asking for its size launches nothing.
-  cub::DeviceScan::ExclusiveSum(nullptr, buffers.scan_bytes, buffers.counts, buffers.row_ptr,
-                                static_cast<int>(rows + 1));
-  buffers.scan_temp = carver.take<unsigned char>(buffers.scan_bytes);
+  buffers.scan.blocks = std::max<int64_t>(1, ceil_div(rows, kLayoutRows));
+  buffers.scan.words = carver.take<unsigned long long>(static_cast<size_t>(buffers.scan.blocks + 1));
   if (d.pattern == SATTN_PATTERN_BLOCK_TOPK) {
     const sattn_pattern_params& params = d.params;
     TopkInput& t = buffers.topk;
@@ -418,8 +500,9 @@ void carve(const Plan& plan, WorkspaceCarver& carver) { (void)carve_blocks(plan,
 std::string refuse(const sattn_problem& problem) {
   const sattn_attention_desc& d = *problem.desc;
   const int64_t rows = layout_rows(d);
-  if (rows + 1 > 0x7fffffff) return "too many layout rows for the device scan (" + std::to_string(rows) + ")";
-  if (ceil_div(d.kv_len, kTileK) > 0x7fffffff) return "too many key tiles";
+  if (rows + 1 > 0x7fffffff) return "too many layout rows for the device build (" + std::to_string(rows) + ")";
+  if (d.kv_len > 0x7fffffff)
+    return "block patterns are laid out on the device for kv_len up to 2^31 - 1, got " + std::to_string(d.kv_len);
   if (d.pattern == SATTN_PATTERN_BLOCK_TOPK) {
     const int64_t b = d.params.block_size, c = d.params.comp_block_size;
     if (d.batch * d.num_kv_heads > 65535)
@@ -442,15 +525,16 @@ int build_and_attend(const Plan& plan, KernelParams& params, BlockLayoutInput in
   in.q_len = d.q_len;
   in.kv_len = d.kv_len;
   in.q_offset = d.kv_len - d.q_len;
+  in.key_block = static_cast<uint32_t>(std::min(in.block, d.kv_len));
   in.causal = (d.flags & SATTN_FLAG_CAUSAL) != 0 ? 1 : 0;
-  const unsigned grid = static_cast<unsigned>(ceil_div(in.rows + 1, kRowsPerBlock));
-  count_spans_kernel<<<grid, kThreads, 0, stream>>>(in, buffers.counts);
-  size_t scan_bytes = buffers.scan_bytes;
-  if (const cudaError_t error = cub::DeviceScan::ExclusiveSum(buffers.scan_temp, scan_bytes, buffers.counts,
-                                                              buffers.row_ptr, static_cast<int>(in.rows + 1), stream);
+  const LayoutScan& scan = buffers.scan;
+  if (const cudaError_t error =
+          cudaMemsetAsync(scan.words, 0, sizeof(unsigned long long) * static_cast<size_t>(scan.blocks + 1), stream);
       error != cudaSuccess)
     return error;
-  write_spans_kernel<<<grid, kThreads, 0, stream>>>(in, buffers.row_ptr, buffers.spans);
+  // As many blocks as this mask's rows need (a broadcast mask has fewer rows than the plan sized the buffers for).
+  const auto blocks = static_cast<unsigned>(std::max<int64_t>(1, ceil_div(in.rows, kLayoutRows)));
+  build_layout_kernel<<<blocks, kLayoutThreads, 0, stream>>>(in, scan, buffers.row_ptr, buffers.spans);
   if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess) return error;
 
   sattn_layout_view& layout = params.layout;

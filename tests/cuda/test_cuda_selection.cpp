@@ -127,3 +127,22 @@ TEST_CASE("cuda backend runs int8 and int4 on every data-dependent pattern", "[c
     ++seed;
   }
 }
+
+TEST_CASE("cuda block patterns refuse keys past 2^31 - 1, naming kv_len", "[cuda]") {
+  if (skip_without_gpu()) return;
+  for (const int32_t pattern : {SATTN_PATTERN_BLOCK_MASK, SATTN_PATTERN_BLOCK_TOPK}) {
+    sattn_attention_desc d = SATTN_ATTENTION_DESC_INIT;
+    d.q_len = 128, d.kv_len = int64_t{1} << 31, d.head_dim = d.head_dim_v = 64, d.pattern = pattern;
+    d.dtype = SATTN_DTYPE_BF16, d.precision = SATTN_PRECISION_BF16;
+    d.params.block_size = 128, d.params.keep_ratio = 0.1f;
+    sattn_plan_prefs prefs = SATTN_PLAN_PREFS_INIT;
+    prefs.backend = "cuda";
+    prefs.flags = SATTN_PREF_STRICT;
+    sattn_plan* plan = nullptr;
+    const sattn_status status = sattn_plan_create(&d, &prefs, &plan);
+    INFO("pattern " << pattern << ": " << sattn_status_string(status) << ": " << sattn_last_error());
+    CHECK(status != SATTN_OK);
+    CHECK(plan == nullptr);
+    CHECK(std::string(sattn_last_error()).find("kv_len") != std::string::npos);
+  }
+}
