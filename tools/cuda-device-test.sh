@@ -5,7 +5,7 @@
 # Usage: tools/cuda-device-test.sh [--baseline GIT-REF] [--variant NAME=GIT-REF]... [main checkout]; the main checkout
 # defaults to the one whose .git this worktree shares. Each --variant also builds the library, the plugin,
 # sattn_bench_cuda and the cuda test programs at GIT-REF (in a temporary worktree) and packs them, xz-compressed, as
-# .device-cuda2/builds/NAME.tar.xz (a build is ~26 MB unpacked and ~3 MB packed: the carry holds 64 MiB), for
+# .device-cuda2/builds/NAME.tar.xz (a build is ~26 MB unpacked and ~4 MB packed: the carry holds 64 MiB), for
 # tools/cuda-ab.sh to time side by side with this build and tools/cuda-test-builds.sh to test. --baseline REF is
 # --variant old=REF: the build cuda-ab.sh times first. Variants packed by an earlier run stay unless rebuilt (delete
 # .device-cuda2/builds/NAME.tar.xz to drop one).

@@ -105,7 +105,7 @@ __device__ int64_t row_spans(const BlockLayoutInput& in, int64_t row, sattn_tile
 
 // The layout in one launch, kLayoutRows rows a thread block (one warp a row). A block's rows need the span count of
 // every row before them: decoupled look-back, in place of a device-wide scan between a counting and a writing launch
-// (three launches and a round of launch latency more, about 30 us of the 40 the layout took in four). Each block
+// (with the 32-bit tile arithmetic above: 10-16 us less a run on an H100, docs/performance.md). Each block
 // publishes its rows' total, then the running total through it, in one 64-bit word per block (flag and value
 // together, so that one load sees both); a block adds its predecessors' words, 32 at a time, back to the nearest
 // running total. Blocks take their index from a counter in the order they start, so every block a block waits for
