@@ -51,11 +51,13 @@ copy_runtime() {
 # name, so that a run can add one variant to those already packed.
 find "$dest" -mindepth 1 -maxdepth 1 ! -name builds -exec rm -rf {} + 2>/dev/null || true
 copy_runtime "$here" "$dest"
-cp tools/compare_cuda.py tools/cuda-ab.sh tools/cuda-builds.sh tools/cuda-test-builds.sh "$dest/"
+cp tools/compare_cuda.py tools/cuda-ab.sh tools/cuda-builds.sh tools/cuda-profile.sh tools/cuda-test-builds.sh "$dest/"
 if [ ${#variants[@]} -gt 0 ]; then
   scratch="$(mktemp -d)"
-  # The worktrees go away however the builds end.
-  trap 'for tree in "$scratch"/tree-*; do git -C "$here" worktree remove --force "$tree" 2>/dev/null; done; rm -rf "$scratch"' EXIT
+  # The worktrees go away however the builds end. A tree already removed is no failure: under errexit the trap's
+  # failing command would otherwise become the script's status.
+  trap 'for tree in "$scratch"/tree-*; do git -C "$here" worktree remove --force "$tree" 2>/dev/null || true; done
+rm -rf "$scratch"' EXIT
   mkdir -p "$dest/builds"
   for variant in "${variants[@]}"; do
     name="${variant%%=*}"
@@ -79,5 +81,6 @@ Copied to $dest. On the device (run tool, carry [".device-cuda2"]):
   export LD_LIBRARY_PATH=\$PWD/.device-cuda2; .device-cuda2/cuda-test-builds.sh \$OUT new; \\
   python3 .device-cuda2/compare_cuda.py | tee \$OUT/compare.txt
 With variants: .device-cuda2/cuda-ab.sh | tee \$OUT/ab.txt (every build and this one, alternating), and
-  .device-cuda2/cuda-test-builds.sh \$OUT NAME... (their test programs)
+  .device-cuda2/cuda-test-builds.sh \$OUT NAME... (their test programs); .device-cuda2/cuda-profile.sh \$OUT/prof
+  "B H L D" PROBLEM [NAME...] (Nsight Compute on one problem's kernel, each build)
 MSG

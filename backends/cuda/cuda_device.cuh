@@ -187,6 +187,11 @@ __device__ inline uint32_t bit_tile_bits(const KernelParams& p, const TileCursor
   return bits;
 }
 
+// A whole tile: FULL and inside the keys, every score kept (no mask work).
+__device__ inline bool tile_is_whole(const KernelParams& p, const TileCursor& cursor) {
+  return cursor.current().kind == SATTN_TILE_FULL && (int64_t{cursor.tile} + 1) * kTileK <= p.kv_len;
+}
+
 // Keep bits of the 32 scores a thread holds of one 16-row mma tile against a 64-key tile: bit n * 4 + e for fragment
 // element e of the 8-key column n, whose row is row0 (e < 2) or row1 (e >= 2), of query head head0 or head1 (the decode
 // split packs several heads into a tile), and whose key is 8 n + 2 quad + (e & 1). By the span's kind: all ones for a
@@ -227,7 +232,7 @@ __device__ inline uint32_t tile_keep_bits(const KernelParams& p, const TileCurso
     }
     return bits;
   }
-  if (kind == SATTN_TILE_FULL && k0 + kKeys <= p.kv_len) return ~0u;
+  if (tile_is_whole(p, cursor)) return ~0u;
   // The masked kinds, each in a function of its own.
   if (kind == kTileBlockMask) return block_mask_bits(p, k0, b, row0, row1, head0, head1, quad);
   if (kind == kTileBuckets) return bucket_bits(p, k0, b, row0, row1, head0, head1, quad);

@@ -303,11 +303,15 @@ bool flash_supports(const KernelParams& p) {
 
 int launch_flash(const KernelParams& p, void* stream) {
   if (p.q_len == 0) return cudaSuccess;
-  if (p.use_wgmma != 0) {  // Hopper, where TMA can address the tensors; the mma.sync kernel below otherwise
+  // Hopper, where TMA can address the tensors and the persistent grid's item numbers fit in 31 bits; the mma.sync
+  // kernel below otherwise.
+  const int64_t q_tiles = (p.q_len + p.layout.tile_q - 1) / p.layout.tile_q;
+  if (p.use_wgmma != 0 && q_tiles <= 0x7fffffff / p.q_heads / p.batch) {
     TensorMaps maps;
     if (encode_tensor_maps(p, &maps)) return launch_flash_wgmma(p, maps, stream);
   }
-  // The mma.sync kernel walks 128-row tiles only; TMA refused these tensors (strides past its limits).
+  // The mma.sync kernel walks 128-row tiles only; TMA refused these tensors (strides past its limits) or there are
+  // more than 2^31 items.
   if (p.layout.tile_q != kTileQ) return launch_generic(p, stream);
   const cudaStream_t s = static_cast<cudaStream_t>(stream);
   return with_variant(p.head_dim, p.dtype == SATTN_DTYPE_BF16,

@@ -13,6 +13,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <algorithm>
+
 #include "cuda_device.cuh"
 #include "cuda_epilogue.cuh"
 #include "cuda_mma.cuh"
@@ -31,16 +33,22 @@ constexpr int kConsumerThreads = Warpgroups * 128;
 template <int Warpgroups>
 constexpr int kThreads = kConsumerThreads<Warpgroups> + 128;  // and the producer's: one thread issues the copies
 // Registers per thread after the warpgroups trade them (setmaxnreg): ptxas compiles a 384-thread kernel for 168 and a
-// 512-thread one for 128, too few for a consumer's S, O and P; the producer gives most of its share away.
+// 512-thread one for 128, too few for a consumer's S, O and P; the producer gives most of its share away. The block
+// keeps the registers it was launched with: the consumers' setmaxnreg.inc waits until the producer's .dec has freed
+// what it asks for, so the two shares must fit in the launch's allocation, not merely in the register file (asking
+// for more waits forever).
 template <int Warpgroups>
-constexpr int kProducerRegisters = Warpgroups == 2 ? 40 : 24;
+constexpr int kLaunchRegisters = 65536 / kThreads<Warpgroups> / 8 * 8;
+template <int Warpgroups>
+constexpr int kProducerRegisters = Warpgroups == 2 ? 40 : 32;
 template <int Warpgroups>
 constexpr int kConsumerRegisters = Warpgroups == 2 ? 232 : 160;
 template <int Warpgroups>
 constexpr bool registers_fit() {
-  return 128 * kProducerRegisters<Warpgroups> + kConsumerThreads<Warpgroups> * kConsumerRegisters<Warpgroups> <= 65536;
+  return 128 * kProducerRegisters<Warpgroups> + kConsumerThreads<Warpgroups> * kConsumerRegisters<Warpgroups> <=
+         kThreads<Warpgroups> * kLaunchRegisters<Warpgroups>;
 }
-static_assert(registers_fit<2>() && registers_fit<3>(), "the register file holds both shares");
+static_assert(registers_fit<2>() && registers_fit<3>(), "both shares fit in the registers the block is launched with");
 template <int Warpgroups>
 constexpr int kRows = 64 * Warpgroups;  // query rows per block: the layout's tile_q
 static_assert(kRows<2> == kTileQ && kRows<3> == kTileQWide, "a block's rows are one layout tile");
@@ -60,7 +68,7 @@ constexpr uint32_t kStageBytes = 2 * kTileBytes<D>;  // a step's K (or V): atoms
 template <int D>
 constexpr int kStages = D == 64 ? 4 : 3;
 template <int D>
-constexpr size_t kBarrierBytes = 8 * (1 + 3 * kStages<D>);  // q_full, then k_full, v_full and empty per stage
+constexpr size_t kBarrierBytes = 8 * (2 + 3 * kStages<D>);  // q_full, q_empty, then k_full, v_full, empty a stage
 
 // What the producer tells the consumers of a step, in shared memory next to the step's stage: its tiles (their spans'
 // indices in the layout and tile indices; tile[1] < 0: no second tile). Written before the step's K copy is
@@ -70,8 +78,27 @@ struct StepTiles {
   int64_t span[2];
   int32_t tile[2];
 };
+// A work item as the producer hands it to the consumers with its Q: the row's step count (< 0: no item is left, the
+// block is done), its query tile, head and batch. kItemSlots slots, an item's at its ordinal modulo kItemSlots: the
+// producer writes item j's record when it starts the item, having waited only for the consumers to finish item
+// j - 2's steps, so they may still read j - 2's record (its epilogue) and j - 1's: three slots at least.
+struct WorkItem {
+  int32_t steps, q_tile, head, batch;
+};
+constexpr int kItemSlots = 4;
+// A step's place in the ring of stages: its stage and the parity its barriers have in the ring's current round.
+// Carried from step to step (and across items) rather than derived from a running step count, which costs a signed
+// division and modulo by the stage count four times a step: measured 3-6% faster at D 64 (docs/performance.md).
+template <int Stages>
+struct RingSlot {
+  int stage;
+  uint32_t parity;
+  __device__ RingSlot next() const {
+    return stage + 1 == Stages ? RingSlot{0, parity ^ 1u} : RingSlot{stage + 1, parity};
+  }
+};
 template <int D>
-constexpr size_t kStepBytes = 16 + kStages<D> * sizeof(StepTiles);  // the row's step count, then one record a stage
+constexpr size_t kStepBytes = kItemSlots * sizeof(WorkItem) + kStages<D> * sizeof(StepTiles);
 template <int D, int Warpgroups>
 constexpr size_t shared_bytes() {
   return 1024 + kQBytes<D, Warpgroups> + 2 * kStages<D> * size_t{kStageBytes<D>} + kBarrierBytes<D> +
@@ -82,23 +109,28 @@ static_assert(shared_bytes<128, 2>() <= 227 * 1024 && shared_bytes<64, 3>() <= 2
 #if SATTN_CUDA_WGMMA
 constexpr int kScores = kKeys / 2;  // S accumulators a consumer thread holds (64 rows x kKeys / 128 threads)
 
-// The layout row's tiles two at a time: a step multiplies tile `first` and, if the row has one, tile `second`
-// (the next in the row, anywhere in the keys); the last step of an odd count has no second.
-struct TilePair {
-  TileCursor first, second;
+// The producer's walk over a layout row's tiles in ascending order (TileCursor's, in fewer registers: the producer
+// has 32 or 48 of them, and its spans come from the kernel's parameters).
+struct RowTiles {
+  int64_t span, span_end;
+  int32_t tile, tile_end;
 
-  __device__ static TilePair begin(const sattn_layout_view& layout, int64_t row) {
-    TilePair pair{TileCursor::begin(layout, row), {}};
-    pair.second = pair.first;
-    if (pair.second.valid()) pair.second.advance();
-    return pair;
+  __device__ static RowTiles begin(const sattn_layout_view& layout, int64_t row) {
+    RowTiles walk{layout.row_ptr[row] - 1, layout.row_ptr[row + 1], 0, 0};
+    walk.next_span(layout.spans);
+    return walk;
   }
-  __device__ bool valid() const { return first.valid(); }
-  __device__ void advance() {
-    first = second;
-    if (first.valid()) first.advance();
-    second = first;
-    if (second.valid()) second.advance();
+  __device__ bool valid() const { return span < span_end; }
+  __device__ void advance(const sattn_tile_span* spans) {
+    if (++tile >= tile_end) next_span(spans);
+  }
+
+ private:
+  __device__ void next_span(const sattn_tile_span* spans) {  // to the next span with tiles (empty ones are skipped)
+    while (++span < span_end && spans[span].k_begin >= spans[span].k_end) {
+    }
+    if (span < span_end)
+      tile = static_cast<int32_t>(spans[span].k_begin), tile_end = static_cast<int32_t>(spans[span].k_end);
   }
 };
 
@@ -179,15 +211,41 @@ __device__ inline void pack_probabilities(const float (&s)[kScores], uint32_t (&
   }
 }
 
+// The first of this consumer thread's two query rows (the other is 8 below) in its block's tile, from the thread
+// index: recomputed where needed rather than held in a register across the item.
+__device__ inline int thread_row() {
+  const int t = static_cast<int>(threadIdx.x);
+  return t / 128 * 64 + t % 128 / 32 * 16 + t % 32 / 4;
+}
+
+// The item's batch, head and this thread's first row, read from the item's record in shared memory where they are
+// used (volatile: ptxas would otherwise keep them in registers across the item's steps, which the three-warpgroup
+// kernel's 160 a thread cannot spare).
+struct ItemRows {
+  int64_t b, hq, row0;
+  template <int Rows>
+  __device__ static ItemRows read(const WorkItem& record) {
+    const volatile WorkItem& item = record;
+    return {item.batch, item.head, int64_t{item.q_tile} * Rows + thread_row()};
+  }
+};
+
 // Keep bits of a step for this thread's rows: the first tile's (its kind's fast paths), the second's or none.
-__device__ inline uint64_t step_keep_bits(const KernelParams& p, const StepTiles& step, int64_t b, int64_t row0,
-                                          int64_t hq, int quad) {
+template <int Rows>
+__device__ inline uint64_t step_keep_bits(const KernelParams& p, const StepTiles& step, const WorkItem& item,
+                                          int quad) {
   // A cursor standing on each tile: tile_keep_bits reads only its span and tile.
   const auto at = [&](int half) {
     return TileCursor{p.layout.spans, step.span[half], step.span[half] + 1, step.tile[half]};
   };
+  // Whole tiles (most of a dense or causal row's) need neither the item's rows nor its head: the item record is
+  // read only past this test (read on every step, it made dense 5% slower than the kernel that ran one block per item).
+  const bool second = step.tile[1] >= 0;
+  if (tile_is_whole(p, at(0)) && (!second || tile_is_whole(p, at(1)))) return second ? ~uint64_t{0} : 0xffffffffu;
+  const ItemRows at_item = ItemRows::read<Rows>(item);
+  const int64_t b = at_item.b, hq = at_item.hq, row0 = at_item.row0;
   const uint64_t low = tile_keep_bits(p, at(0), b, row0, row0 + 8, hq, hq, quad);
-  const uint64_t high = step.tile[1] >= 0 ? tile_keep_bits(p, at(1), b, row0, row0 + 8, hq, hq, quad) : 0u;
+  const uint64_t high = second ? tile_keep_bits(p, at(1), b, row0, row0 + 8, hq, hq, quad) : 0u;
   return low | high << 32;
 }
 
@@ -202,16 +260,20 @@ __device__ inline void mma_turn_pass(int warpgroup) {
 }
 #endif  // SATTN_CUDA_WGMMA
 
-// One block per (query tile of 128 or 192 rows, query head, batch), warp-specialised: a producer warpgroup walks the
-// layout row and has the TMA unit copy Q once and the K/V tiles, two per step (side by side: a 128-key operand), into
-// a ring of stages; two or three consumer warpgroups (64 query rows each) only multiply and exponentiate. Full barriers
-// (one per stage for K and one for V, so that S can start before V lands) carry the copies' byte counts; a stage's
-// empty barrier collects one arrival per consumer warp once its P V has finished. The second half of a step without a
-// second tile is copied from past the end of the keys: zeros, so that its P V adds nothing, and masked out of the
-// softmax. A consumer step: issue S(j+1) and P V(j), wait for S(j+1), its softmax in place, wait for P V(j) (ptxas
-// schedules this wait ahead of the softmax: it hoists wgmma waits to the top of their block, so the softmax overlaps
-// the other warpgroup's MMAs), release stage j, rescale O, pack P(j+1). At D 128 the warpgroups take turns to issue
-// their MMAs (ping-pong, below); at D 64 they never wait for each other.
+// One resident block per SM (a persistent grid), warp-specialised, taking work items (a query tile of 128 or 192
+// rows, a query head, a batch) until none are left: a producer warpgroup walks each item's layout row and has the
+// TMA unit copy its Q and its K/V tiles, two per step (side by side: a 128-key operand), into a ring of stages that
+// runs on across items; two or three consumer warpgroups (64 query rows each) only multiply and exponentiate. Full
+// barriers (one per stage for K and one for V, so that S can start before V lands) carry the copies' byte counts; a
+// stage's empty barrier collects one arrival per consumer warp once its P V has finished, Q's once the item's last S
+// has. So the next item's first K/V steps land while the consumers finish the current item, and its Q while they run
+// the last P V and store O: a block no longer starts cold (about 7 us a block for short sparse rows, measured when
+// blocks were items: docs/performance.md). The second half of a step without a second tile is copied from past the
+// end of the keys: zeros, so that its P V adds nothing, and masked out of the softmax. A consumer step: issue
+// S(j+1) and P V(j), wait for S(j+1), its softmax in place, wait for P V(j) (ptxas schedules this wait ahead of the
+// softmax: it hoists wgmma waits to the top of their block, so the softmax overlaps the other warpgroup's MMAs),
+// release stage j, rescale O, pack P(j+1). At D 128 the warpgroups take turns to issue their MMAs (ping-pong,
+// below); at D 64 they never wait for each other.
 template <int D, bool Bf16, int Warpgroups>
 __global__ void __launch_bounds__(kThreads<Warpgroups>, 1)
     flash_wgmma_kernel(const __grid_constant__ TensorMaps maps, const KernelParams p) {
@@ -223,25 +285,16 @@ __global__ void __launch_bounds__(kThreads<Warpgroups>, 1)
   unsigned char* const k_stages = q_tile + kQBytes<D, Warpgroups>;
   unsigned char* const v_stages = k_stages + kRing * kStageBytes<D>;
   const uint32_t barriers = shared_address(v_stages + kRing * kStageBytes<D>);
-  int32_t* const step_count = reinterpret_cast<int32_t*>(v_stages + kRing * kStageBytes<D> + kBarrierBytes<D>);
-  StepTiles* const step_tiles = reinterpret_cast<StepTiles*>(reinterpret_cast<unsigned char*>(step_count) + 16);
+  WorkItem* const work_items = reinterpret_cast<WorkItem*>(v_stages + kRing * kStageBytes<D> + kBarrierBytes<D>);
+  StepTiles* const step_tiles = reinterpret_cast<StepTiles*>(work_items + kItemSlots);
   const auto q_full = [&] { return barriers; };
-  const auto k_full = [&](int stage) { return barriers + 8u * (1 + stage); };
-  const auto v_full = [&](int stage) { return barriers + 8u * (1 + kRing + stage); };
-  const auto empty = [&](int stage) { return barriers + 8u * (1 + 2 * kRing + stage); };
-  // The block's work item: (gridDim.x - 1 - x, y, z) in the default order (query tiles from the last, then heads,
-  // then batches: blocks start in index order, so those running at one time share a head's K and V in L2); where
-  // the plan moved the heavy rows to the front, the item its work order names at the block's index.
-  int64_t qt = gridDim.x - 1 - blockIdx.x, hq = blockIdx.y, b = blockIdx.z;
-  if (p.work_order != nullptr) {
-    const int64_t q_tiles = gridDim.x;
-    const int64_t item = p.work_order[blockIdx.x + q_tiles * (blockIdx.y + int64_t{gridDim.y} * blockIdx.z)];
-    qt = q_tiles - 1 - item % q_tiles, hq = item / q_tiles % p.q_heads, b = item / q_tiles / p.q_heads;
-  }
-  const int64_t hk = hq / (p.q_heads / p.kv_heads), q0 = qt * kBlockRows;
-  const int64_t layout_row = sattn_layout_row(&p.layout, b, hq, qt);
+  const auto q_empty = [&] { return barriers + 8u; };
+  const auto k_full = [&](int stage) { return barriers + 8u * (2 + stage); };
+  const auto v_full = [&](int stage) { return barriers + 8u * (2 + kRing + stage); };
+  const auto empty = [&](int stage) { return barriers + 8u * (2 + 2 * kRing + stage); };
   if (threadIdx.x == 0) {
     barrier_init(q_full(), 1);
+    barrier_init(q_empty(), kConsumers / 32);
     for (int stage = 0; stage < kRing; ++stage) {
       barrier_init(k_full(stage), 1);
       barrier_init(v_full(stage), 1);
@@ -254,147 +307,204 @@ __global__ void __launch_bounds__(kThreads<Warpgroups>, 1)
   if (threadIdx.x >= kConsumers) {  // the producer warpgroup; one thread issues every copy
     asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(kProducerRegisters<Warpgroups>));
     if (threadIdx.x != kConsumers) return;
+    tma_prefetch_map(&maps.q);
     tma_prefetch_map(&maps.k);
     tma_prefetch_map(&maps.v);
-    *step_count = static_cast<int32_t>((count_tiles(p.layout, layout_row) + 1) / 2);  // announced with Q
-    barrier_expect_bytes(q_full(), kQBytes<D, Warpgroups>);
-#pragma unroll
-    for (int atom = 0; atom < D / 64; ++atom)
-      tma_load_4d(shared_address(q_tile + atom * kAtomBytes<kBlockRows>), &maps.q, q_full(), atom * 64,
-                  static_cast<int32_t>(q0), static_cast<int32_t>(hq), static_cast<int32_t>(b));
+    // 32-bit item arithmetic (launch_flash takes this kernel only for fewer than 2^31 items): 64-bit divisions
+    // would cost more registers than the producer has.
+    const auto q_tiles = static_cast<uint32_t>((p.q_len + kBlockRows - 1) / kBlockRows);
+    const auto heads = static_cast<uint32_t>(p.q_heads), items = q_tiles * heads * static_cast<uint32_t>(p.batch);
     // Rows from here on are past the end of the keys: a box there arrives as zeros.
     const int32_t past_end = static_cast<int32_t>((p.kv_len + kTileKeys - 1) / kTileKeys * kTileKeys);
-    int n = 0;
-    for (TilePair pair = TilePair::begin(p.layout, layout_row); pair.valid(); pair.advance(), ++n) {
-      const int stage = n % kRing;
-      barrier_wait(empty(stage), (n / kRing & 1) ^ 1);  // the consumers released this stage's last step
-      const int32_t keys[2] = {static_cast<int32_t>(pair.first.tile * kTileKeys),
-                               pair.second.valid() ? static_cast<int32_t>(pair.second.tile * kTileKeys) : past_end};
-      StepTiles& tiles = step_tiles[stage];  // announced with K, below
-      tiles.span[0] = pair.first.span, tiles.tile[0] = static_cast<int32_t>(pair.first.tile);
-      tiles.span[1] = pair.second.valid() ? pair.second.span : 0;
-      tiles.tile[1] = pair.second.valid() ? static_cast<int32_t>(pair.second.tile) : -1;
-      // A step's K or V: both tiles' boxes of 64 head dims into the stage's 128-key atoms, counted on one barrier.
-      const auto load_step = [&](unsigned char* stages, const void* map, uint32_t full) {
-        barrier_expect_bytes(full, kStageBytes<D>);
+    RingSlot<kRing> ring{0, 0};  // the next step's
+    int taken = 0;
+    // Items in the default order (query tiles from the last, then heads, then batches: the blocks running at one
+    // time share a head's K and V in L2), or the plan's work order (heavy rows first), taken one at a time from
+    // the run's counter: the block's first item is its index, the rest go to whichever block is free first.
+    for (uint32_t position = blockIdx.x; position < items; ++taken) {
+      const uint32_t item = p.work_order != nullptr ? static_cast<uint32_t>(p.work_order[position]) : position;
+      const auto qt = static_cast<int32_t>(q_tiles - 1 - item % q_tiles);
+      const auto hq = static_cast<int32_t>(item / q_tiles % heads), b = static_cast<int32_t>(item / q_tiles / heads);
+      const auto hk = static_cast<int32_t>(hq / (p.q_heads / p.kv_heads));
+      const int64_t layout_row = sattn_layout_row(&p.layout, b, hq, qt);
+      // The item for the consumers (in a slot none of them still reads: kItemSlots), announced by the arrival that
+      // completes with its Q.
+      work_items[taken % kItemSlots] =
+          WorkItem{static_cast<int32_t>((count_tiles(p.layout, layout_row) + 1) / 2), qt, hq, b};
+      RowTiles walk = RowTiles::begin(p.layout, layout_row);
+      const auto copy_step = [&] {  // the walk's next one or two tiles
+        const int stage = ring.stage;
+        barrier_wait(empty(stage), ring.parity ^ 1u);  // the consumers released this stage's last step
+        StepTiles& tiles = step_tiles[stage];          // announced with K, below
+        tiles.span[0] = walk.span, tiles.tile[0] = walk.tile;
+        int32_t keys[2] = {walk.tile * kTileKeys, past_end};
+        walk.advance(p.layout.spans);
+        tiles.span[1] = 0, tiles.tile[1] = -1;
+        if (walk.valid()) {
+          tiles.span[1] = walk.span, tiles.tile[1] = walk.tile;
+          keys[1] = walk.tile * kTileKeys;
+          walk.advance(p.layout.spans);
+        }
+        // A step's K or V: both tiles' boxes of 64 head dims into the stage's 128-key atoms, counted on one barrier.
+        const auto load_step = [&](unsigned char* stages, const void* map, uint32_t full) {
+          barrier_expect_bytes(full, kStageBytes<D>);
 #pragma unroll
-        for (int half = 0; half < 2; ++half)
+          for (int half = 0; half < 2; ++half)
 #pragma unroll
-          for (int atom = 0; atom < D / 64; ++atom)
-            tma_load_4d(shared_address(stages + stage * kStageBytes<D> + atom * kAtomBytes<kKeys> +
-                                       half * kAtomBytes<kTileKeys>),
-                        map, full, atom * 64, keys[half], static_cast<int32_t>(hk), static_cast<int32_t>(b));
+            for (int atom = 0; atom < D / 64; ++atom)
+              tma_load_4d(shared_address(stages + stage * kStageBytes<D> + atom * kAtomBytes<kKeys> +
+                                         half * kAtomBytes<kTileKeys>),
+                          map, full, atom * 64, keys[half], hk, b);
+        };
+        load_step(k_stages, &maps.k, k_full(stage));
+        load_step(v_stages, &maps.v, v_full(stage));
+        ring = ring.next();
       };
-      load_step(k_stages, &maps.k, k_full(stage));
-      load_step(v_stages, &maps.v, v_full(stage));
+      // The item's first steps go ahead of its Q: the stages they need are freed during the previous item's steps,
+      // while Q is in use until the previous item's last S. The block's first item has no previous one: its Q, which
+      // the first S needs with the first K, goes first.
+      for (int ahead = 0; taken > 0 && ahead < kRing - 1 && walk.valid(); ++ahead) copy_step();
+      if (taken > 0) barrier_wait(q_empty(), (taken - 1) & 1);
+      barrier_expect_bytes_only(q_full(), kQBytes<D, Warpgroups>);
+      const WorkItem& work =
+          work_items[taken % kItemSlots];  // read back: its fields need no registers across the steps above
+#pragma unroll
+      for (int atom = 0; atom < D / 64; ++atom)
+        tma_load_4d(shared_address(q_tile + atom * kAtomBytes<kBlockRows>), &maps.q, q_full(), atom * 64,
+                    work.q_tile * kBlockRows, work.head, work.batch);
+      barrier_arrive(q_full());  // releases the item record written above: it completes with Q
+      while (walk.valid()) copy_step();
+      // The next item, asked for once this one's copies are issued (earlier, a block could hold an item while
+      // another has none left; the atomic's latency hides behind the steps in the ring).
+      position = p.work_counter != nullptr ? gridDim.x + atomicAdd(p.work_counter, 1u) : position + gridDim.x;
     }
+    if (taken > 0) barrier_wait(q_empty(), (taken - 1) & 1);  // the consumers passed the last item's phase of q_full
+    work_items[taken % kItemSlots].steps = -1;                // no item left
+    barrier_arrive(q_full());
     return;
   }
 
   asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(kConsumerRegisters<Warpgroups>));
   // Ping-pong at D 128 only: measured 1-2% faster on causal and sparse rows there (dense unchanged). At D 64 it was 2%
   // slower: the softmax takes as long as the MMAs, so waiting for a turn only idles the warpgroup.
-  // The turn protocol is written for two warpgroups.
+  // The turn protocol is written for two warpgroups. Both warpgroups issue as many times per item, so the turns run
+  // on across items: the first pass before the first item, the last wait after the last.
   constexpr bool PingPong = D == 128 && Warpgroups == 2;
   // Where a step's keep bits are computed. Three warpgroups (160 registers a thread): before the step's S is issued,
   // while S is not live, so that the masked kinds' code has its 64 registers to spare (ptxas spills 136 bytes
   // otherwise). Two warpgroups: after S has landed, with the softmax, where their loads overlap the other
   // warpgroup's MMAs (computed before the issue they measured 2-12% slower there: the issue waits for them).
   constexpr bool kEarlyKeepBits = Warpgroups == 3;
-  const int warpgroup = static_cast<int>(threadIdx.x) / 128, warp = static_cast<int>(threadIdx.x) % 128 / 32;
-  const int lane = static_cast<int>(threadIdx.x) % 32, group = lane / 4, quad = lane % 4;
-  const int64_t first_row = q0 + warpgroup * 64 + warp * 16 + group;  // this thread's rows: first_row and + 8
+  const int warpgroup = static_cast<int>(threadIdx.x) / 128;
+  const int lane = static_cast<int>(threadIdx.x) % 32, quad = lane % 4;
   const uint32_t q_address = shared_address(q_tile) + warpgroup * 64 * 128;
-  const auto k_address = [&](int n) { return shared_address(k_stages + n % kRing * kStageBytes<D>); };
-  const auto v_address = [&](int n) { return shared_address(v_stages + n % kRing * kStageBytes<D>); };
-  const auto parity = [](int n) { return static_cast<uint32_t>(n / kRing & 1); };
-  float o[D / 2];
-#pragma unroll
-  for (int x = 0; x < D / 2; ++x) o[x] = 0.0f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}, correction[2];
-  uint32_t probabilities[kKeys / 16][4];
-  barrier_wait(q_full(), 0);
-  const int steps = *step_count;
+  const auto k_address = [&](int stage) { return shared_address(k_stages + stage * kStageBytes<D>); };
+  const auto v_address = [&](int stage) { return shared_address(v_stages + stage * kStageBytes<D>); };
   if (PingPong && warpgroup == 1) mma_turn_pass(1);  // the first turn is warpgroup 0's
-  if (steps > 0) {  // the first step's scores and probabilities: the pipeline's prologue
-    float s[kScores];
-    barrier_wait(k_full(0), 0);
-    if (steps == 1) barrier_wait(v_full(0), 0);  // a single step: its V now (see the loop)
-    uint64_t keep_bits = 0;
-    if constexpr (kEarlyKeepBits) keep_bits = step_keep_bits(p, step_tiles[0], b, first_row, hq, quad);
-    if (PingPong) mma_turn_wait(warpgroup);
-    issue_scores<D, Bf16, kBlockRows>(s, q_address, k_address(0));
-    if (PingPong) mma_turn_pass(warpgroup);
-    wgmma_wait<0>();
-    wgmma_fence_operands(s);
-    if constexpr (!kEarlyKeepBits) keep_bits = step_keep_bits(p, step_tiles[0], b, first_row, hq, quad);
-    softmax_step(s, keep_bits, p.scale_log2, m, l, correction);
-    pack_probabilities<Bf16>(s, probabilities);
-  }
-  // Steps with a next step (n: the step whose P V this one issues): no branch around the MMAs, so that ptxas keeps
-  // them asynchronous.
-  int n = 0;
-  for (; n + 1 < steps; ++n) {
-    float s[kScores];
-    // Both waits before either MMA: a spin loop between them would make ptxas serialise the wgmma pipeline. The
-    // producer copies V(n) before K(n + 1), so the first wait costs nothing the second would not.
-    barrier_wait(v_full(n % kRing), parity(n));
-    barrier_wait(k_full((n + 1) % kRing), parity(n + 1));
-    // The last step's V too: a wait between the loop and the last P V would make ptxas serialise every wgmma.
-    if (n + 2 == steps) barrier_wait(v_full((n + 1) % kRing), parity(n + 1));
-    uint64_t keep_bits = 0;
-    if constexpr (kEarlyKeepBits) keep_bits = step_keep_bits(p, step_tiles[(n + 1) % kRing], b, first_row, hq, quad);
-    if (PingPong) mma_turn_wait(warpgroup);
-    issue_scores<D, Bf16, kBlockRows>(s, q_address, k_address(n + 1));
-    issue_values<D, Bf16>(o, probabilities, v_address(n));
-    if (PingPong) mma_turn_pass(warpgroup);
-    wgmma_wait<1>();  // S of step n + 1 is done; P V of step n may still run
-    wgmma_fence_operands(s);
-    if constexpr (!kEarlyKeepBits) keep_bits = step_keep_bits(p, step_tiles[(n + 1) % kRing], b, first_row, hq, quad);
-    softmax_step(s, keep_bits, p.scale_log2, m, l, correction);
-    wgmma_wait<0>();
-    wgmma_fence_operands(o);
-    if (lane == 0) {
-      barrier_arrive(empty(n % kRing));  // this warp is done with step n's K and V
-    }
-    // Rescale what O accumulated only where a row's maximum moved (rare after the first steps); warp-uniform.
-    if (!__all_sync(0xffffffffu, correction[0] == 1.0f && correction[1] == 1.0f)) {
+  RingSlot<kRing> first{0, 0};                       // the item's first step's
+  for (int taken = 0;; ++taken) {
+    barrier_wait(q_full(), taken & 1);
+    const int steps = work_items[taken % kItemSlots].steps;
+    if (steps < 0) break;
+    const WorkItem& item = work_items[taken % kItemSlots];  // its fields are read where used (ItemRows)
+    float o[D / 2];
 #pragma unroll
-      for (int dn = 0; dn < D / 8; ++dn) {
-        o[dn * 4 + 0] *= correction[0], o[dn * 4 + 1] *= correction[0];
-        o[dn * 4 + 2] *= correction[1], o[dn * 4 + 3] *= correction[1];
-      }
+    for (int x = 0; x < D / 2; ++x) o[x] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f}, correction[2];
+    uint32_t probabilities[kKeys / 16][4];
+    if (steps > 0) {  // the first step's scores and probabilities: the pipeline's prologue
+      float s[kScores];
+      barrier_wait(k_full(first.stage), first.parity);
+      if (steps == 1) barrier_wait(v_full(first.stage), first.parity);  // a single step: its V now (see the loop)
+      uint64_t keep_bits = 0;
+      if constexpr (kEarlyKeepBits) keep_bits = step_keep_bits<kBlockRows>(p, step_tiles[first.stage], item, quad);
+      if (PingPong) mma_turn_wait(warpgroup);
+      issue_scores<D, Bf16, kBlockRows>(s, q_address, k_address(first.stage));
+      if (PingPong) mma_turn_pass(warpgroup);
+      wgmma_wait<0>();
+      wgmma_fence_operands(s);
+      if constexpr (!kEarlyKeepBits) keep_bits = step_keep_bits<kBlockRows>(p, step_tiles[first.stage], item, quad);
+      softmax_step(s, keep_bits, p.scale_log2, m, l, correction);
+      pack_probabilities<Bf16>(s, probabilities);
     }
-    pack_probabilities<Bf16>(s, probabilities);
-  }
-  if (steps > 0) {  // the last step's P V (its V was waited for with its K: see the loop)
-    if (PingPong) mma_turn_wait(warpgroup);
-    issue_values<D, Bf16>(o, probabilities, v_address(n));
-    if (PingPong) mma_turn_pass(warpgroup);
-    wgmma_wait<0>();
-    wgmma_fence_operands(o);
+    // Steps with a next step (`step`: the one whose P V this one issues, `next`: the one whose S it issues): no
+    // branch around the MMAs, so that ptxas keeps them asynchronous.
+    const bool any_step = steps > 0;
+    RingSlot<kRing> step = first;
+    for (int remaining = steps - 1; remaining > 0; --remaining) {
+      const RingSlot<kRing> next = step.next();
+      float s[kScores];
+      // Both waits before either MMA: a spin loop between them would make ptxas serialise the wgmma pipeline. The
+      // producer copies V(step) before K(next), so the first wait costs nothing the second would not.
+      barrier_wait(v_full(step.stage), step.parity);
+      barrier_wait(k_full(next.stage), next.parity);
+      // The last step's V too: a wait between the loop and the last P V would make ptxas serialise every wgmma.
+      if (remaining == 1) barrier_wait(v_full(next.stage), next.parity);
+      uint64_t keep_bits = 0;
+      if constexpr (kEarlyKeepBits) keep_bits = step_keep_bits<kBlockRows>(p, step_tiles[next.stage], item, quad);
+      if (PingPong) mma_turn_wait(warpgroup);
+      issue_scores<D, Bf16, kBlockRows>(s, q_address, k_address(next.stage));
+      issue_values<D, Bf16>(o, probabilities, v_address(step.stage));
+      if (PingPong) mma_turn_pass(warpgroup);
+      wgmma_wait<1>();  // S of the next step is done; P V of this one may still run
+      wgmma_fence_operands(s);
+      if constexpr (!kEarlyKeepBits) keep_bits = step_keep_bits<kBlockRows>(p, step_tiles[next.stage], item, quad);
+      softmax_step(s, keep_bits, p.scale_log2, m, l, correction);
+      wgmma_wait<0>();
+      wgmma_fence_operands(o);
+      if (lane == 0) {
+        barrier_arrive(empty(step.stage));  // this warp is done with this step's K and V
+      }
+      // Rescale what O accumulated only where a row's maximum moved (rare after the first steps); warp-uniform.
+      if (!__all_sync(0xffffffffu, correction[0] == 1.0f && correction[1] == 1.0f)) {
+#pragma unroll
+        for (int dn = 0; dn < D / 8; ++dn) {
+          o[dn * 4 + 0] *= correction[0], o[dn * 4 + 1] *= correction[0];
+          o[dn * 4 + 2] *= correction[1], o[dn * 4 + 3] *= correction[1];
+        }
+      }
+      pack_probabilities<Bf16>(s, probabilities);
+      step = next;
+    }
+    if (lane == 0) barrier_arrive(q_empty());  // this warp's S are all done: the next item's Q may come
+    if (any_step) {                            // the last step's P V (its V was waited for with its K: see the loop)
+      if (PingPong) mma_turn_wait(warpgroup);
+      issue_values<D, Bf16>(o, probabilities, v_address(step.stage));
+      if (PingPong) mma_turn_pass(warpgroup);
+      wgmma_wait<0>();
+      wgmma_fence_operands(o);
+      if (lane == 0) barrier_arrive(empty(step.stage));
+      first = step.next();  // the next item's first step
+    }
+    const ItemRows rows = ItemRows::read<kBlockRows>(item);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int64_t i = rows.row0 + 8 * h;
+      const float sum = quad_sum(l[h]);
+      if (i < p.q_len)
+        store_output_row<D, Bf16>(p, rows.b, rows.hq, i, quad, sum, m[h],
+                                  [&](int dn, int e) { return o[dn * 4 + 2 * h + e]; });
+    }
   }
   if (PingPong && warpgroup == 0) mma_turn_wait(0);  // takes warpgroup 1's last pass: no arrival left pending
-
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    const int64_t i = first_row + 8 * h;
-    const float sum = quad_sum(l[h]);
-    if (i < p.q_len)
-      store_output_row<D, Bf16>(p, b, hq, i, quad, sum, m[h], [&](int dn, int e) { return o[dn * 4 + 2 * h + e]; });
-  }
 #else
   (void)p;
 #endif
 }
 
+// The persistent grid: one block per SM, or per item where there are fewer. The items' counter starts at zero
+// every run (the memset is stream-ordered, so a captured graph replays it).
 template <int D, bool Bf16, int Warpgroups>
 int launch(const KernelParams& p, const TensorMaps& maps, cudaStream_t stream) {
   constexpr int kBlockRows = kRows<Warpgroups>;
-  const dim3 grid(static_cast<unsigned>((p.q_len + kBlockRows - 1) / kBlockRows), static_cast<unsigned>(p.q_heads),
-                  static_cast<unsigned>(p.batch));
+  const int64_t items = (p.q_len + kBlockRows - 1) / kBlockRows * p.q_heads * p.batch;
+  const int64_t blocks = p.multiprocessors > 0 ? std::min<int64_t>(items, p.multiprocessors) : items;
+  if (p.work_counter != nullptr) {
+    const int status = cudaMemsetAsync(p.work_counter, 0, sizeof *p.work_counter, stream);
+    if (status != cudaSuccess) return status;
+  }
   flash_wgmma_kernel<D, Bf16, Warpgroups>
-      <<<grid, kThreads<Warpgroups>, shared_bytes<D, Warpgroups>(), stream>>>(maps, p);
+      <<<static_cast<unsigned>(blocks), kThreads<Warpgroups>, shared_bytes<D, Warpgroups>(), stream>>>(maps, p);
   return cudaGetLastError();
 }
 

@@ -68,6 +68,11 @@ struct KernelParams {
   // The Hopper kernel's work items (one per query tile, head and batch) in the order blocks take them: indices of
   // the default order (batch, head, query tile from the last), from the plan's device memory; null, that order.
   const int32_t* work_order;
+  // The GPU's SMs: the Hopper kernel runs one resident block on each, each taking work items until none are left,
+  // from work_counter (in the workspace; zeroed on the stream before each launch; null: blocks take every
+  // multiprocessors-th item).
+  int32_t multiprocessors;
+  uint32_t* work_counter;
   QuantizedBuffers quantized;  // int8/int4: where attend() quantises the operands (carved from the workspace)
 };
 

@@ -230,13 +230,12 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
     check_cuda(prepare_flash_int8(), "raising the int8 tensor-core kernel's shared-memory limit");
     plan->wgmma = hopper_kernels(plan->device);
     if (plan->wgmma) check_cuda(prepare_flash_wgmma(), "raising the wgmma kernel's shared-memory limit");
+    check_cuda(cudaDeviceGetAttribute(&plan->multiprocessors, cudaDevAttrMultiProcessorCount, plan->device),
+               "asking for the number of SMs");
     try {
       if (static_layout != nullptr) {
-        int multiprocessors = 0;
-        check_cuda(cudaDeviceGetAttribute(&multiprocessors, cudaDevAttrMultiProcessorCount, plan->device),
-                   "asking for the number of SMs");
-        copy_layout(*plan, static_layout, multiprocessors);
-        if (!is_quantized(plan->desc)) plan->decode = plan_decode(plan->desc, plan->layout, multiprocessors);
+        copy_layout(*plan, static_layout, plan->multiprocessors);
+        if (!is_quantized(plan->desc)) plan->decode = plan_decode(plan->desc, plan->layout, plan->multiprocessors);
         WorkspaceCarver measure(nullptr);
         carve_decode(*plan, measure);
         carve_quantized(*plan, measure);
@@ -275,6 +274,11 @@ sattn_status plan_create(const sattn_problem* problem, const sattn_layout* stati
                      "log-sum-exp merge)";
       *state = plan.release();
       return;
+    }
+    if (tensor_cores && plan->wgmma) {  // the persistent kernel's item counter follows the other buffers
+      plan->has_work_counter = true;
+      plan->work_counter_offset = (plan->workspace_bytes + 255) / 256 * 256;
+      plan->workspace_bytes = plan->work_counter_offset + sizeof(uint32_t);
     }
     plan->kernel = tensor_cores
                        ? std::string(plan->wgmma ? "cuda_flash_wgmma_m64nNk16_d" : "cuda_flash_mma_m16n8k16_d") +

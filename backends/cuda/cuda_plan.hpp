@@ -22,8 +22,13 @@ struct Plan {
   std::string kernel;             // what kernel_name reports
   // Data-dependent patterns: who selects them on the device. Workspace: their buffers, or the decode path's partials.
   const SelectionFamily* family = nullptr;
-  DecodePlan decode{};  // splits == 0: not a decode shape
-  bool wgmma = false;   // the GPU is sm_90 (Hopper): the flash kernel's wgmma version runs
+  DecodePlan decode{};      // splits == 0: not a decode shape
+  bool wgmma = false;       // the GPU is sm_90 (Hopper): the flash kernel's wgmma version runs
+  int multiprocessors = 0;  // the GPU's SMs: the Hopper kernel's resident blocks, the decode path's splits
+  // Where the Hopper kernel's work counter (KernelParams::work_counter) lies in the workspace; has_work_counter:
+  // the plan may run that kernel.
+  bool has_work_counter = false;
+  size_t work_counter_offset = 0;
   size_t workspace_bytes = 0;
   size_t quantized_offset = 0;  // int8/int4: where the quantised operands start in the workspace
   // The Hopper kernel's work order (KernelParams::work_order, in device_layout; static layouts only): the rows with

@@ -91,6 +91,9 @@ sattn_status run(const void* state, const sattn_run_args* args, const sattn_layo
       check_pointer(&space, "workspace", plan.device);
     }
     p.work_order = plan.work_order;
+    p.multiprocessors = plan.multiprocessors;
+    if (plan.has_work_counter)
+      p.work_counter = reinterpret_cast<uint32_t*>(static_cast<unsigned char*>(workspace) + plan.work_counter_offset);
     if (is_quantized(d)) {  // the quantised operands follow the selection's buffers in the workspace
       WorkspaceCarver carver(static_cast<unsigned char*>(workspace) + plan.quantized_offset);
       carve_quantized(plan, carver, &p.quantized);
