@@ -110,7 +110,7 @@ static_assert(shared_bytes<128, 2>() <= 227 * 1024 && shared_bytes<64, 3>() <= 2
 constexpr int kScores = kKeys / 2;  // S accumulators a consumer thread holds (64 rows x kKeys / 128 threads)
 
 // The producer's walk over a layout row's tiles in ascending order (TileCursor's, in fewer registers: the producer
-// has 32 or 48 of them, and its spans come from the kernel's parameters).
+// has 40 or 32 of them, and its spans come from the kernel's parameters).
 struct RowTiles {
   int64_t span, span_end;
   int32_t tile, tile_end;
